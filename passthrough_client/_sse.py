@@ -1,0 +1,191 @@
+"""Server-sent events: bytes in, events out (pure, incremental).
+
+:class:`SSEDecoder` follows the WHATWG event-stream rules. It works on bytes and
+decodes each event's fields only once they are complete, so the things that go wrong
+when decoding network reads one by one cannot happen here:
+
+- LF, CRLF and CR all end a line, and a CRLF split across two reads is one line
+  ending (an extra empty line would dispatch an event too early);
+- a UTF-8 character split across two reads is decoded whole, and invalid UTF-8 turns
+  into U+FFFD instead of raising;
+- only CR and LF split lines, never U+2028 or U+0085 inside the text;
+- a byte order mark at the start of the stream is dropped, also when split across reads.
+
+Example::
+
+    >>> decoder = SSEDecoder()
+    >>> decoder.feed(b"data: hel")
+    []
+    >>> decoder.feed(b"lo\\r\\n\\r\\n")
+    [ServerSentEvent(event='message', data='hello', id=None, retry=None)]
+    >>> decoder.pending
+    False
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+__all__ = ["SSEDecoder", "ServerSentEvent"]
+
+_BOM = b"\xef\xbb\xbf"
+_LINE_ENDS = (b"\n", b"\r")
+
+
+class ServerSentEvent(NamedTuple):
+    """One dispatched event of an event stream.
+
+    ``event`` is ``"message"`` when the event named no type; ``data`` holds its data
+    lines joined with ``"\\n"``; ``id`` is the last event id seen so far in the stream
+    (it persists across events, as WHATWG's ``lastEventId`` does); ``retry`` is the
+    event's ``retry`` field when it consisted of ASCII digits only, else ``None``.
+    """
+
+    event: str
+    data: str
+    # Optional, not X | None: typing.get_type_hints() evaluates these on Python 3.9.
+    id: Optional[str]
+    retry: Optional[int]
+
+
+class SSEDecoder:
+    """Parse an event stream incrementally: :meth:`feed` bytes, get the events they complete.
+
+    The decoder never raises on malformed input: unknown fields, bad ``retry`` values,
+    ids containing NUL and invalid UTF-8 are dealt with as the WHATWG rules say.
+    ``data: [DONE]`` is an ordinary event; what it means is for the caller to decide.
+    """
+
+    __slots__ = (
+        "_data",
+        "_event",
+        "_head",
+        "_last_id",
+        "_partial",
+        "_retry",
+        "_skip_lf",
+        "_started",
+    )
+
+    def __init__(self) -> None:
+        self._started = False  # True once the stream start has been checked for a BOM
+        self._head = b""  # first bytes, held until we know whether they are a BOM
+        self._skip_lf = False  # the last read ended with CR: a leading LF completes a CRLF
+        self._partial: list[bytes] = []  # pieces of the unterminated last line
+        self._data: list[bytes] = []  # data lines of the event being built
+        self._event = b""
+        self._last_id: str | None = None
+        self._retry: int | None = None
+
+    @property
+    def pending(self) -> bool:
+        """Whether the bytes seen so far stop in the middle of an event.
+
+        True after a partial line, or after data lines that no blank line has
+        dispatched yet. End of stream while pending means the stream was cut.
+        """
+        return bool(self._head or self._partial or self._data)
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        """Parse the next piece of the stream and return the events it completes."""
+        chunk = self._strip_prefix(chunk)
+        if not chunk:
+            return []
+        lines = chunk.splitlines()  # splits bytes on CR, LF and CRLF only
+        if chunk[-1:] in _LINE_ENDS:
+            self._skip_lf = chunk[-1:] == b"\r"
+            tail = b""
+        else:
+            tail = lines.pop()
+        if self._partial:
+            if not lines:
+                self._partial.append(tail)
+                return []
+            self._partial.append(lines[0])
+            lines[0] = b"".join(self._partial)
+            self._partial = []
+        if tail:
+            self._partial.append(tail)
+        return self._process(lines)
+
+    def end(self) -> list[ServerSentEvent]:
+        """Note the end of the body; always returns ``[]``.
+
+        An unfinished event is discarded, as WHATWG says. :attr:`pending` keeps its
+        value, so the caller can still tell a clean end from a cut stream.
+        """
+        return []
+
+    def _strip_prefix(self, chunk: bytes) -> bytes:
+        """Drop what belongs to the previous read (the LF of a CRLF) or a starting BOM."""
+        if self._skip_lf and chunk:
+            self._skip_lf = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        if not self._started:
+            chunk = self._strip_bom(chunk)
+        return chunk
+
+    def _strip_bom(self, chunk: bytes) -> bytes:
+        """Return the stream start without a BOM, or ``b""`` while it cannot tell yet."""
+        head = self._head + chunk
+        if len(head) < len(_BOM) and _BOM.startswith(head):
+            self._head = head
+            return b""
+        self._head = b""
+        self._started = True
+        return head[len(_BOM) :] if head.startswith(_BOM) else head
+
+    def _process(self, lines: list[bytes]) -> list[ServerSentEvent]:
+        """Apply complete lines; ``data:`` lines take the fast path."""
+        events: list[ServerSentEvent] = []
+        data = self._data
+        for line in lines:
+            if line[:5] == b"data:":
+                data.append(line[6:] if line[5:6] == b" " else line[5:])
+            elif line:
+                self._field(line)
+            elif data:
+                events.append(self._dispatch())
+            else:  # a blank line without data dispatches nothing but ends the event
+                self._event = b""
+                self._retry = None
+        return events
+
+    def _field(self, line: bytes) -> None:
+        """Apply one non-empty line other than the ``data:`` fast path."""
+        if line[:1] == b":":  # a comment, usually a keep-alive
+            return
+        name, _, value = line.partition(b":")
+        if value[:1] == b" ":
+            value = value[1:]
+        if name == b"data":
+            self._data.append(value)
+        elif name == b"event":
+            self._event = value
+        elif name == b"id":
+            if b"\0" not in value:
+                self._last_id = value.decode("utf-8", "replace")
+        elif name == b"retry" and value.isdigit():  # bytes.isdigit: ASCII digits only
+            self._retry = _to_int(value, self._retry)
+
+    def _dispatch(self) -> ServerSentEvent:
+        """Build the event from the buffers, then reset them."""
+        event = ServerSentEvent(
+            self._event.decode("utf-8", "replace") or "message",
+            b"\n".join(self._data).decode("utf-8", "replace"),
+            self._last_id,
+            self._retry,
+        )
+        self._data.clear()
+        self._event = b""
+        self._retry = None
+        return event
+
+
+def _to_int(digits: bytes, default: int | None) -> int | None:
+    """Return ``int(digits)``, or ``default`` when it is too long for ``int()``."""
+    try:
+        return int(digits)
+    except ValueError:  # more digits than sys.get_int_max_str_digits() allows
+        return default
