@@ -5,7 +5,10 @@ It reads the configuration block of Llama Stack's ``remote::passthrough`` provid
 :class:`PassthroughClient`.
 """
 
+from ._client import PassthroughClient
+from ._forward import provider_data_from_headers
 from ._loading import dump_config, load_config
+from ._streaming import Stream
 from ._version import __version__
 from .config import (
     NetworkConfig,
@@ -34,6 +37,23 @@ from .exceptions import (
     StreamError,
     UnprocessableEntityError,
 )
+from .types import (
+    ChatCompletion,
+    ChatCompletionChoice,
+    ChatCompletionChunk,
+    ChatCompletionMessage,
+    ChoiceDelta,
+    ChoiceDeltaToolCall,
+    ChunkChoice,
+    Completion,
+    CompletionChoice,
+    Embedding,
+    EmbeddingsResponse,
+    Model,
+    ToolCall,
+    ToolCallFunction,
+    Usage,
+)
 
 __all__ = [
     "APIConnectionError",
@@ -41,13 +61,26 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ChatCompletion",
+    "ChatCompletionChoice",
+    "ChatCompletionChunk",
+    "ChatCompletionMessage",
+    "ChoiceDelta",
+    "ChoiceDeltaToolCall",
+    "ChunkChoice",
+    "Completion",
+    "CompletionChoice",
     "ConfigError",
     "ConflictError",
+    "Embedding",
+    "EmbeddingsResponse",
     "InternalServerError",
     "InvalidResponseError",
+    "Model",
     "ModelNotAllowedError",
     "NetworkConfig",
     "NotFoundError",
+    "PassthroughClient",
     "PassthroughConfig",
     "PassthroughError",
     "PermissionDeniedError",
@@ -55,11 +88,16 @@ __all__ = [
     "ProxyConfig",
     "RateLimitError",
     "Secret",
+    "Stream",
     "StreamError",
     "TLSConfig",
     "TimeoutConfig",
+    "ToolCall",
+    "ToolCallFunction",
     "UnprocessableEntityError",
+    "Usage",
     "__version__",
     "dump_config",
     "load_config",
+    "provider_data_from_headers",
 ]

@@ -1,0 +1,133 @@
+"""The ``HTTPAdapter`` that owns all TLS policy, directly and through proxies.
+
+It overrides only the hooks requests documents for subclassing:
+
+- ``init_poolmanager`` and ``proxy_manager_for`` hand our own ``ssl.SSLContext`` objects
+  to urllib3, so a CONNECT tunnel gets the same TLS policy as a direct connection
+  (requests' default passes the context to the pool manager only);
+- ``cert_verify`` does nothing and ``build_connection_pool_key_attributes`` drops the
+  per-request ``verify``/``cert`` keys, so neither a per-request setting nor the
+  environment can reach the pool, and urllib3 never loads more trust into (or
+  changes the verification mode of) a shared context.
+
+Connections also remember whether their socket already served a response: a failure
+before any response byte on such a reused socket is raised as
+:class:`StaleConnectionError`, which the client sends once more on a new connection.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ssl
+from typing import Any, Optional
+
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+__all__ = ["PassthroughAdapter", "StaleConnectionError"]
+
+_TLS_POOL_KEYS = (
+    "ca_certs",
+    "ca_cert_dir",
+    "cert_reqs",
+    "cert_file",
+    "key_file",
+    "key_password",
+    "ssl_context",
+)
+
+
+class StaleConnectionError(http.client.RemoteDisconnected):
+    """A reused keep-alive connection failed before any byte of the response."""
+
+
+class _StaleAwareMixin:
+    """Marks failures on a socket that already carried a full request/response."""
+
+    sock: Any
+    _served_sock: Any = None
+
+    def getresponse(self) -> Any:
+        sock = self.sock
+        try:
+            response = super().getresponse()  # type: ignore[misc]
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+            if sock is not None and sock is self._served_sock:
+                raise StaleConnectionError("reused connection closed by the server") from exc
+            raise
+        self._served_sock = sock
+        return response
+
+
+class _HTTPConnection(_StaleAwareMixin, HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_StaleAwareMixin, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_POOL_CLASSES = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class PassthroughAdapter(HTTPAdapter):
+    """An adapter whose TLS policy comes only from the contexts it was built with.
+
+    ``ssl_context`` secures direct connections to the service; ``proxied_ssl_context``
+    secures the service's TLS inside a proxy tunnel (it may add the proxy's CA for
+    interception); ``proxy_ssl_context`` secures the hop to an HTTPS proxy.
+    """
+
+    def __init__(
+        self,
+        *,
+        ssl_context: ssl.SSLContext,
+        proxied_ssl_context: ssl.SSLContext,
+        proxy_ssl_context: Optional[ssl.SSLContext],
+        pool_maxsize: int,
+    ) -> None:
+        self._ssl_context = ssl_context
+        self._proxied_ssl_context = proxied_ssl_context
+        self._proxy_ssl_context = proxy_ssl_context
+        super().__init__(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        """Create the pool manager for direct connections, with our TLS context."""
+        pool_kwargs["ssl_context"] = self._ssl_context
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOL_CLASSES
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        """Create (once per proxy URL) a manager whose tunnels use our TLS contexts."""
+        if proxy in self.proxy_manager:
+            return self.proxy_manager[proxy]
+        proxy_kwargs["ssl_context"] = self._proxied_ssl_context
+        if proxy.lower().startswith("https:") and self._proxy_ssl_context is not None:
+            proxy_kwargs["proxy_ssl_context"] = self._proxy_ssl_context
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = _POOL_CLASSES
+        return manager
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        """Do nothing: verification is fixed in the adapter's own contexts."""
+
+    def build_connection_pool_key_attributes(
+        self, request: Any, verify: Any, cert: Any = None
+    ) -> Any:
+        """Pool key without per-request TLS settings: the manager's context applies."""
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, True, None)
+        kwargs: dict[str, Any] = dict(pool_kwargs)
+        for key in _TLS_POOL_KEYS:
+            kwargs.pop(key, None)
+        return host_params, kwargs

@@ -1,0 +1,345 @@
+"""``PassthroughClient``: a thin composition root over transport, request and types."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Mapping, Optional, Sequence, Union
+
+import attrs
+
+from ._loading import Source, load_config
+from ._models import ModelCache
+from ._request import RequestBuilder, build_body
+from ._responses import decode_json, snippet
+from ._send import Deadline, Sender, TimeoutArg
+from ._streaming import Stream
+from ._transport import Transport
+from .config import PassthroughConfig, Secret
+from .exceptions import ConfigError, InvalidResponseError, ModelNotAllowedError
+from .types import ChatCompletion, ChatCompletionChunk, Completion, EmbeddingsResponse, Model
+
+__all__ = ["PassthroughClient"]
+
+log = logging.getLogger(__name__.rpartition(".")[0])
+
+SAMPLE_CONFIG = {
+    "base_url": "${env.PASSTHROUGH_URL}",
+    "api_key": "${env.PASSTHROUGH_API_KEY:=}",
+}
+
+ProviderData = Union[Mapping[str, Any], str, bytes, None]
+
+
+def _resolve_config(
+    config: Union[PassthroughConfig, Source, None],
+    base_url: Optional[str],
+    api_key: Optional[str],
+    environ: Mapping[str, str],
+) -> PassthroughConfig:
+    if isinstance(config, PassthroughConfig):
+        resolved = config
+    elif config is None:
+        sample = dict(SAMPLE_CONFIG)
+        if base_url is not None:
+            del sample["base_url"]
+        resolved = load_config(sample, environ=environ)
+    else:
+        resolved = load_config(config, environ=environ)
+    changes: dict[str, Any] = {}
+    if base_url is not None:
+        changes["base_url"] = base_url
+    if api_key is not None:
+        changes["api_key"] = Secret(api_key) if isinstance(api_key, str) else api_key
+    return attrs.evolve(resolved, **changes) if changes else resolved
+
+
+def _check_options(max_retries: Any, pool_maxsize: Any, refresh_interval: Any) -> None:
+    problems = []
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        problems.append("max_retries: must be a whole number >= 0")
+    if isinstance(pool_maxsize, bool) or not isinstance(pool_maxsize, int) or pool_maxsize < 1:
+        problems.append("pool_maxsize: must be a whole number >= 1")
+    if (
+        isinstance(refresh_interval, bool)
+        or not isinstance(refresh_interval, (int, float))
+        or not refresh_interval > 0
+    ):
+        problems.append("refresh_interval: must be a number of seconds > 0")
+    if problems:
+        raise ConfigError(problems)
+
+
+class PassthroughClient:
+    """A synchronous client for an OpenAI-compatible inference service.
+
+    ``config`` is a :class:`PassthroughConfig`, a mapping or a file path (as
+    :func:`load_config`); without one, ``PASSTHROUGH_URL`` and ``PASSTHROUGH_API_KEY``
+    configure it. ``base_url``/``api_key`` override the configuration. One
+    ``requests.Session`` is built here and shared by every call; the client is safe to
+    share between threads. Use it as a context manager, or call :meth:`close`.
+
+    Raises :class:`ConfigError` for an invalid configuration.
+    """
+
+    def __init__(
+        self,
+        config: Union[PassthroughConfig, Source, None] = None,
+        *,
+        base_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        max_retries: int = 2,
+        pool_maxsize: int = 10,
+        refresh_interval: float = 300.0,
+        environ: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        env = os.environ if environ is None else environ
+        _check_options(max_retries, pool_maxsize, refresh_interval)
+        self.config = _resolve_config(config, base_url, api_key, env)
+        self._transport = Transport(self.config, environ=env, pool_maxsize=pool_maxsize)
+        self._requests = RequestBuilder(self.config, self._transport.headers)
+        self._sender = Sender(self._transport, max_retries)
+        self._models = ModelCache(refresh=self.config.refresh_models, interval=refresh_interval)
+        allowed = self.config.allowed_models
+        self._allowed = None if allowed is None else frozenset(allowed)
+        if self._transport.tls.verify is False:
+            log.warning("TLS certificate verification is disabled (network.tls.verify: false)")
+
+    def __repr__(self) -> str:
+        base = self.config.base_url or "(from provider data)"
+        key = "set" if self.config.api_key else "none"
+        return f"<PassthroughClient base_url={base!r} api_key={key}>"
+
+    def __enter__(self) -> PassthroughClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close all pooled connections."""
+        self._transport.close()
+
+    @property
+    def session(self) -> Any:
+        """The ``requests.Session`` this client sends through (do not modify it)."""
+        return self._transport.session
+
+    # ------------------------------------------------------------ calls
+
+    def chat(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        stream: bool = False,
+        provider_data: ProviderData = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_body: Optional[Mapping[str, Any]] = None,
+        timeout: TimeoutArg = None,
+        deadline: Optional[float] = None,
+        **params: Any,
+    ) -> Union[ChatCompletion, Stream[ChatCompletionChunk]]:
+        """``POST {api}/chat/completions``: a ``ChatCompletion``, or a ``Stream`` of chunks.
+
+        ``params`` go into the body verbatim (``None`` values omitted), then
+        ``extra_body`` is merged over it. Raises :class:`ModelNotAllowedError` before any
+        traffic for a model outside ``allowed_models``.
+        """
+        fields = {"model": model, "messages": messages}
+        return self._generate(  # type: ignore[no-any-return]
+            "/chat/completions",
+            fields,
+            stream,
+            ChatCompletion,
+            ChatCompletionChunk,
+            provider_data,
+            extra_headers,
+            extra_body,
+            timeout,
+            deadline,
+            params,
+        )
+
+    def completions(
+        self,
+        *,
+        model: str,
+        prompt: Any,
+        stream: bool = False,
+        provider_data: ProviderData = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_body: Optional[Mapping[str, Any]] = None,
+        timeout: TimeoutArg = None,
+        deadline: Optional[float] = None,
+        **params: Any,
+    ) -> Union[Completion, Stream[Completion]]:
+        """``POST {api}/completions``: a ``Completion``, or a ``Stream`` of chunks."""
+        fields = {"model": model, "prompt": prompt}
+        return self._generate(  # type: ignore[no-any-return]
+            "/completions",
+            fields,
+            stream,
+            Completion,
+            Completion,
+            provider_data,
+            extra_headers,
+            extra_body,
+            timeout,
+            deadline,
+            params,
+        )
+
+    def embeddings(
+        self,
+        *,
+        model: str,
+        input: Any,
+        provider_data: ProviderData = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_body: Optional[Mapping[str, Any]] = None,
+        timeout: TimeoutArg = None,
+        deadline: Optional[float] = None,
+        **params: Any,
+    ) -> EmbeddingsResponse:
+        """``POST {api}/embeddings``: an ``EmbeddingsResponse``."""
+        fields = {"model": model, "input": input}
+        result = self._generate(
+            "/embeddings",
+            fields,
+            False,
+            EmbeddingsResponse,
+            None,
+            provider_data,
+            extra_headers,
+            extra_body,
+            timeout,
+            deadline,
+            params,
+        )
+        return result  # type: ignore[no-any-return]
+
+    def models(
+        self,
+        *,
+        refresh: bool = False,
+        provider_data: ProviderData = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: TimeoutArg = None,
+        deadline: Optional[float] = None,
+    ) -> list[Model]:
+        """``GET {api}/models``: the allowed models, in the service's order.
+
+        Without provider data the list is cached (see ``refresh_models``);
+        ``refresh=True`` lists afresh and raises if that fails.
+        """
+
+        def fetch() -> list[Model]:
+            return self._list_models(provider_data, extra_headers, timeout, deadline)
+
+        if provider_data is not None:
+            return fetch()
+        return list(self._models.get(fetch, force=refresh))
+
+    # ------------------------------------------------------------ internals
+
+    def _list_models(
+        self,
+        provider_data: ProviderData,
+        extra_headers: Any,
+        timeout: TimeoutArg,
+        deadline: Optional[float],
+    ) -> list[Model]:
+        payload = self._call(
+            "GET", "/models", None, provider_data, extra_headers, timeout, deadline
+        )
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(data, list):
+            raise InvalidResponseError(f"the model list has no 'data' list: {snippet(payload)!r}")
+        models = [Model.from_dict(item) for item in data]
+        if self._allowed is None:
+            return models
+        return [m for m in models if m.id in self._allowed]
+
+    def _check_model(self, model: Any) -> None:
+        if self._allowed is not None and model not in self._allowed:
+            raise ModelNotAllowedError(str(model), self.config.allowed_models or ())
+
+    def _generate(
+        self,
+        endpoint: str,
+        fields: dict[str, Any],
+        stream: bool,
+        result_type: Any,
+        chunk_type: Any,
+        provider_data: ProviderData,
+        extra_headers: Optional[Mapping[str, str]],
+        extra_body: Optional[Mapping[str, Any]],
+        timeout: TimeoutArg,
+        deadline: Optional[float],
+        params: Mapping[str, Any],
+    ) -> Any:
+        self._check_model(fields["model"])
+        if stream:
+            fields["stream"] = True
+        body = build_body(fields, params, extra_body)
+        if stream:
+            return self._stream(
+                endpoint, body, chunk_type, provider_data, extra_headers, timeout, deadline
+            )
+        payload = self._call(
+            "POST", endpoint, body, provider_data, extra_headers, timeout, deadline
+        )
+        if not isinstance(payload, dict):
+            raise InvalidResponseError(f"the response is not a JSON object: {snippet(payload)!r}")
+        return result_type.from_dict(payload)
+
+    def _call(
+        self,
+        method: str,
+        endpoint: str,
+        body: Optional[bytes],
+        provider_data: ProviderData,
+        extra_headers: Optional[Mapping[str, str]],
+        timeout: TimeoutArg,
+        deadline: Optional[float],
+    ) -> Any:
+        url, headers = self._requests.build(endpoint, provider_data, extra_headers)
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        response = self._sender.send(
+            method,
+            url,
+            headers,
+            body,
+            timeout=self._sender.timeout_for(timeout),
+            deadline=Deadline(deadline),
+            stream=False,
+        )
+        return decode_json(response.content)
+
+    def _stream(
+        self,
+        endpoint: str,
+        body: bytes,
+        chunk_type: Any,
+        provider_data: ProviderData,
+        extra_headers: Optional[Mapping[str, str]],
+        timeout: TimeoutArg,
+        deadline: Optional[float],
+    ) -> Stream[Any]:
+        url, headers = self._requests.build(endpoint, provider_data, extra_headers, stream=True)
+        headers["Content-Type"] = "application/json"
+        limit = Deadline(deadline)
+        response = self._sender.send(
+            "POST",
+            url,
+            headers,
+            body,
+            timeout=self._sender.timeout_for(timeout),
+            deadline=limit,
+            stream=True,
+        )
+        return Stream(
+            response, chunk_type, route=self._transport.route(url), deadline=limit
+        )

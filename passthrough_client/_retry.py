@@ -1,0 +1,68 @@
+"""Retry rules (pure): which failures are retried and how long to wait.
+
+Retried: failures to establish the connection and the statuses 408, 429, 502, 503 and
+504; a response header ``x-should-retry: true|false`` overrides the status rule. The
+wait is ``retry-after-ms`` (which wins) or ``Retry-After`` (seconds or an HTTP date)
+when given and at most 60 s, else ``min(0.5 * 2**n, 8)`` seconds with jitter. A
+``Retry-After`` over 60 s is not waited for.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from typing import Mapping, Optional
+
+__all__ = ["MAX_WAIT", "RETRY_STATUSES", "backoff", "retry_after", "should_retry_status"]
+
+RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
+MAX_WAIT = 60.0
+
+
+def should_retry_status(status: int, headers: Mapping[str, str]) -> bool:
+    """Whether a response with this status and these headers is worth another attempt."""
+    override = headers.get("x-should-retry", "").strip().lower()
+    if override == "true":
+        return True
+    if override == "false":
+        return False
+    return status in RETRY_STATUSES
+
+
+def retry_after(headers: Mapping[str, str], now: Optional[float] = None) -> Optional[float]:
+    """The wait in seconds the service asked for, or ``None`` when it asked for none."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            value = float(millis) / 1000.0
+        except ValueError:
+            value = -1.0
+        if value >= 0 and value == value:  # not NaN
+            return value
+    text = headers.get("retry-after")
+    if not text:
+        return None
+    text = text.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        return _from_http_date(text, now)
+    return seconds if seconds >= 0 and seconds == seconds else None
+
+
+def _from_http_date(text: str, now: Optional[float]) -> Optional[float]:
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def backoff(attempt: int) -> float:
+    """Exponential backoff for retry number ``attempt`` (0-based), with jitter."""
+    base = min(0.5 * 2.0**attempt, 8.0)
+    return base * (0.75 + 0.25 * random.random())

@@ -1,0 +1,245 @@
+"""Sending one call: retries, deadlines, status errors and per-attempt logging."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import threading
+import time
+from typing import Any, Mapping, Optional, Union
+
+import requests
+
+from ._errors import is_connect_failure, translate
+from ._proxy import mask_url
+from ._responses import status_error
+from ._retry import MAX_WAIT, backoff, retry_after, should_retry_status
+from ._transport import Timeout, Transport
+from .config import TimeoutConfig
+from .exceptions import APIConnectionError, APIStatusError, APITimeoutError, ConfigError
+
+__all__ = ["Deadline", "Sender", "TimeoutArg", "shutdown"]
+
+log = logging.getLogger(__name__.rpartition(".")[0])
+
+TimeoutArg = Union[None, float, "tuple[float, float]", TimeoutConfig]
+
+
+class Deadline:
+    """A total time budget for one call (``None`` seconds: unbounded)."""
+
+    __slots__ = ("at", "seconds")
+
+    def __init__(self, seconds: Optional[float]) -> None:
+        if seconds is not None and not _positive(seconds):
+            raise ConfigError("deadline: must be a number of seconds > 0")
+        self.seconds = seconds
+        self.at = None if seconds is None else time.monotonic() + seconds
+
+    def remaining(self) -> Optional[float]:
+        """Seconds left (``None`` when unbounded); raises when none are left."""
+        if self.at is None:
+            return None
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise self.expired()
+        return left
+
+    def expired(self) -> APITimeoutError:
+        """The error for a passed deadline."""
+        return APITimeoutError(f"the call's deadline of {self.seconds:g} s passed")
+
+    def allows(self, wait: float) -> bool:
+        """Whether waiting ``wait`` seconds still leaves time before the deadline."""
+        return self.at is None or time.monotonic() + wait < self.at
+
+    def cap(self, timeout: Timeout) -> Timeout:
+        """The timeout shortened so no single wait passes the deadline."""
+        left = self.remaining()
+        if left is None:
+            return timeout
+        return Timeout(min(timeout.connect, left), min(timeout.read, left))
+
+    def watch(self, response: requests.Response) -> Optional[threading.Timer]:
+        """Arm a timer that shuts the response's socket down when the deadline passes."""
+        left = self.remaining()
+        if left is None:
+            return None
+        timer = threading.Timer(left, shutdown, (response,))
+        timer.daemon = True
+        timer.start()
+        return timer
+
+
+def shutdown(response: requests.Response) -> None:
+    """Unblock a pending read on the response's socket (from another thread)."""
+    with contextlib.suppress(Exception):  # the socket may already be gone
+        response.raw.shutdown()
+
+
+class Sender:
+    """Sends a call with the client's retry policy."""
+
+    def __init__(self, transport: Transport, max_retries: int) -> None:
+        self._transport = transport
+        self._max_retries = max_retries
+
+    def timeout_for(self, value: TimeoutArg) -> Timeout:
+        """The per-call timeout: the call's own, else the configuration's.
+
+        Raises :class:`ConfigError` for a value that is not seconds > 0, a
+        ``(connect, read)`` pair of them, or a ``TimeoutConfig``.
+        """
+        if value is None:
+            return self._transport.timeout
+        if isinstance(value, TimeoutConfig):
+            return Timeout.resolve(value)
+        parts = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+        if len(parts) != 2 or not all(_positive(p) for p in parts):
+            raise ConfigError(
+                "timeout: expected seconds > 0, a (connect, read) pair of them, or a TimeoutConfig"
+            )
+        return Timeout(float(parts[0]), float(parts[1]))
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: Optional[bytes],
+        *,
+        timeout: Timeout,
+        deadline: Deadline,
+        stream: bool,
+    ) -> requests.Response:
+        """A 2xx response, after retries; raises this package's errors otherwise."""
+        attempt = 0
+        while True:
+            error, wait = self._attempt(
+                method, url, headers, body, timeout, deadline, stream, attempt
+            )
+            if isinstance(error, requests.Response):
+                return error
+            if wait is None or attempt >= self._max_retries:
+                raise error
+            if not deadline.allows(wait):
+                raise error
+            log.warning(
+                "retrying %s %s in %.2f s after %s (attempt %d of %d)",
+                method,
+                _no_query(url),
+                wait,
+                _kind(error),
+                attempt + 2,
+                self._max_retries + 1,
+            )
+            time.sleep(wait)
+            attempt += 1
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: Optional[bytes],
+        timeout: Timeout,
+        deadline: Deadline,
+        stream: bool,
+        attempt: int,
+    ) -> tuple[Any, Optional[float]]:
+        """``(response, None)`` on success, else ``(error, wait or None when final)``."""
+        capped = deadline.cap(timeout)
+        started = time.monotonic()
+        try:
+            response = self._transport.send(
+                method, url, headers, body, timeout=capped, stream=stream or deadline.at is not None
+            )
+        except APIStatusError as exc:  # a redirect that is not followed
+            _log_attempt(method, url, str(exc.status_code), started, exc.request_id, attempt)
+            return exc, None
+        except APIConnectionError as exc:
+            _log_attempt(method, url, _failure(exc), started, None, attempt)
+            if isinstance(exc, APITimeoutError) and not deadline.allows(0):
+                raise deadline.expired() from exc
+            retry = exc.__cause__ is not None and is_connect_failure(exc.__cause__)
+            return exc, backoff(attempt) if retry else None
+        _log_attempt(
+            method,
+            url,
+            str(response.status_code),
+            started,
+            response.headers.get("x-request-id"),
+            attempt,
+        )
+        if response.status_code < 300:
+            if not stream and deadline.at is not None:
+                self._read_within(response, url, deadline)
+            return response, None
+        return self._status_failure(response, url, deadline, attempt)
+
+    def _status_failure(
+        self, response: requests.Response, url: str, deadline: Deadline, attempt: int
+    ) -> tuple[APIStatusError, Optional[float]]:
+        self._read_within(response, url, deadline)
+        error = status_error(response.status_code, response.headers, response.content, response)
+        response.close()
+        if not should_retry_status(response.status_code, response.headers):
+            return error, None
+        asked = retry_after(response.headers)
+        if asked is not None and asked > MAX_WAIT:
+            return error, None
+        return error, asked if asked is not None else backoff(attempt)
+
+    def _read_within(self, response: requests.Response, url: str, deadline: Deadline) -> None:
+        """Load the body, cut off by the deadline if one is set."""
+        timer = deadline.watch(response) if deadline.at is not None else None
+        try:
+            response.content  # noqa: B018 - load it here, inside the error mapping
+        except Exception as exc:
+            if deadline.at is not None and not deadline.allows(0):
+                raise deadline.expired() from exc
+            if isinstance(exc, (requests.RequestException, OSError)):
+                raise translate(exc, self._transport.route(url)) from exc
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+
+def _positive(value: object) -> bool:
+    """Whether ``value`` is a finite number of seconds > 0 (``bool`` is not a number)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return 0 < value < math.inf
+
+
+def _no_query(url: str) -> str:
+    return mask_url(url.split("?", 1)[0])
+
+
+def _kind(error: Any) -> str:
+    if isinstance(error, APIStatusError):
+        return f"HTTP {error.status_code}"
+    return type(error).__name__
+
+
+def _failure(error: APIConnectionError) -> str:
+    """The kind of connection failure, in words (messages never hold secrets)."""
+    return f"{type(error).__name__} ({error.message})"
+
+
+def _log_attempt(
+    method: str, url: str, outcome: str, started: float, request_id: Optional[str], attempt: int
+) -> None:
+    if log.isEnabledFor(logging.DEBUG):
+        elapsed = (time.monotonic() - started) * 1000
+        log.debug(
+            "%s %s -> %s in %.1f ms (request id %s, attempt %d)",
+            method,
+            _no_query(url),
+            outcome,
+            elapsed,
+            request_id or "-",
+            attempt + 1,
+        )
