@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Literal, Mapping, NamedTuple, Optional, Sequence, Union, overload
 
 import attrs
 
 from ._loading import Source, load_config
 from ._models import ModelCache
-from ._request import RequestBuilder, build_body
+from ._request import RequestBuilder, encode_body, merge_body
 from ._responses import decode_json, snippet
 from ._send import Deadline, Sender, TimeoutArg
 from ._streaming import Stream
@@ -29,6 +29,15 @@ SAMPLE_CONFIG = {
 }
 
 ProviderData = Union[Mapping[str, Any], str, bytes, None]
+
+
+class _Call(NamedTuple):
+    """The per-call options every call takes."""
+
+    provider_data: ProviderData
+    extra_headers: Optional[Mapping[str, str]]
+    timeout: TimeoutArg
+    deadline: Optional[float]
 
 
 def _resolve_config(
@@ -106,7 +115,7 @@ class PassthroughClient:
             log.warning("TLS certificate verification is disabled (network.tls.verify: false)")
 
     def __repr__(self) -> str:
-        base = self.config.base_url or "(from provider data)"
+        base = (self.config.base_url or "(from provider data)").split("?", 1)[0]
         key = "set" if self.config.api_key else "none"
         return f"<PassthroughClient base_url={base!r} api_key={key}>"
 
@@ -127,6 +136,36 @@ class PassthroughClient:
 
     # ------------------------------------------------------------ calls
 
+    @overload
+    def chat(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        stream: Literal[False] = False,
+        provider_data: ProviderData = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_body: Optional[Mapping[str, Any]] = None,
+        timeout: TimeoutArg = None,
+        deadline: Optional[float] = None,
+        **params: Any,
+    ) -> ChatCompletion: ...
+
+    @overload
+    def chat(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        stream: Literal[True],
+        provider_data: ProviderData = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_body: Optional[Mapping[str, Any]] = None,
+        timeout: TimeoutArg = None,
+        deadline: Optional[float] = None,
+        **params: Any,
+    ) -> Stream[ChatCompletionChunk]: ...
+
     def chat(
         self,
         *,
@@ -142,24 +181,45 @@ class PassthroughClient:
     ) -> Union[ChatCompletion, Stream[ChatCompletionChunk]]:
         """``POST {api}/chat/completions``: a ``ChatCompletion``, or a ``Stream`` of chunks.
 
-        ``params`` go into the body verbatim (``None`` values omitted), then
-        ``extra_body`` is merged over it. Raises :class:`ModelNotAllowedError` before any
-        traffic for a model outside ``allowed_models``.
+        ``params`` go into the body verbatim (top-level ``None`` values omitted), then
+        ``extra_body`` is merged over it (shallow). Raises :class:`ModelNotAllowedError`
+        before any traffic for a model outside ``allowed_models``.
         """
-        fields = {"model": model, "messages": messages}
-        return self._generate(  # type: ignore[no-any-return]
-            "/chat/completions",
-            fields,
-            stream,
-            ChatCompletion,
-            ChatCompletionChunk,
-            provider_data,
-            extra_headers,
-            extra_body,
-            timeout,
-            deadline,
-            params,
-        )
+        call = _Call(provider_data, extra_headers, timeout, deadline)
+        body = self._body({"model": model, "messages": messages}, stream, params, extra_body)
+        if stream:
+            return self._stream("/chat/completions", body, ChatCompletionChunk, call)
+        return ChatCompletion.from_dict(self._post("/chat/completions", body, call))
+
+    @overload
+    def completions(
+        self,
+        *,
+        model: str,
+        prompt: Any,
+        stream: Literal[False] = False,
+        provider_data: ProviderData = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_body: Optional[Mapping[str, Any]] = None,
+        timeout: TimeoutArg = None,
+        deadline: Optional[float] = None,
+        **params: Any,
+    ) -> Completion: ...
+
+    @overload
+    def completions(
+        self,
+        *,
+        model: str,
+        prompt: Any,
+        stream: Literal[True],
+        provider_data: ProviderData = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_body: Optional[Mapping[str, Any]] = None,
+        timeout: TimeoutArg = None,
+        deadline: Optional[float] = None,
+        **params: Any,
+    ) -> Stream[Completion]: ...
 
     def completions(
         self,
@@ -175,20 +235,11 @@ class PassthroughClient:
         **params: Any,
     ) -> Union[Completion, Stream[Completion]]:
         """``POST {api}/completions``: a ``Completion``, or a ``Stream`` of chunks."""
-        fields = {"model": model, "prompt": prompt}
-        return self._generate(  # type: ignore[no-any-return]
-            "/completions",
-            fields,
-            stream,
-            Completion,
-            Completion,
-            provider_data,
-            extra_headers,
-            extra_body,
-            timeout,
-            deadline,
-            params,
-        )
+        call = _Call(provider_data, extra_headers, timeout, deadline)
+        body = self._body({"model": model, "prompt": prompt}, stream, params, extra_body)
+        if stream:
+            return self._stream("/completions", body, Completion, call)
+        return Completion.from_dict(self._post("/completions", body, call))
 
     def embeddings(
         self,
@@ -203,21 +254,9 @@ class PassthroughClient:
         **params: Any,
     ) -> EmbeddingsResponse:
         """``POST {api}/embeddings``: an ``EmbeddingsResponse``."""
-        fields = {"model": model, "input": input}
-        result = self._generate(
-            "/embeddings",
-            fields,
-            False,
-            EmbeddingsResponse,
-            None,
-            provider_data,
-            extra_headers,
-            extra_body,
-            timeout,
-            deadline,
-            params,
-        )
-        return result  # type: ignore[no-any-return]
+        call = _Call(provider_data, extra_headers, timeout, deadline)
+        body = self._body({"model": model, "input": input}, False, params, extra_body)
+        return EmbeddingsResponse.from_dict(self._post("/embeddings", body, call))
 
     def models(
         self,
@@ -231,115 +270,66 @@ class PassthroughClient:
         """``GET {api}/models``: the allowed models, in the service's order.
 
         Without provider data the list is cached (see ``refresh_models``);
-        ``refresh=True`` lists afresh and raises if that fails.
+        ``refresh=True`` lists afresh and raises if that fails. A call with provider
+        data always lists afresh and leaves the cache alone.
         """
-
-        def fetch() -> list[Model]:
-            return self._list_models(provider_data, extra_headers, timeout, deadline)
-
+        call = _Call(provider_data, extra_headers, timeout, deadline)
         if provider_data is not None:
-            return fetch()
-        return list(self._models.get(fetch, force=refresh))
+            return self._list_models(call)
+        return list(self._models.get(lambda: self._list_models(call), force=refresh))
 
     # ------------------------------------------------------------ internals
 
-    def _list_models(
+    def _body(
         self,
-        provider_data: ProviderData,
-        extra_headers: Any,
-        timeout: TimeoutArg,
-        deadline: Optional[float],
-    ) -> list[Model]:
-        payload = self._call(
-            "GET", "/models", None, provider_data, extra_headers, timeout, deadline
-        )
+        fields: dict[str, Any],
+        stream: bool,
+        params: Mapping[str, Any],
+        extra_body: Optional[Mapping[str, Any]],
+    ) -> bytes:
+        """The JSON body; the model that is actually sent must be allowed."""
+        if stream:
+            fields["stream"] = True
+        fields = merge_body(fields, params, extra_body)
+        self._check_model(fields.get("model"))
+        return encode_body(fields)
+
+    def _check_model(self, model: Any) -> None:
+        if self._allowed is not None and (not isinstance(model, str) or model not in self._allowed):
+            raise ModelNotAllowedError(str(model), self.config.allowed_models or ())
+
+    def _list_models(self, call: _Call) -> list[Model]:
+        payload = self._send_json("GET", "/models", None, call)
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, list):
-            raise InvalidResponseError(f"the model list has no 'data' list: {snippet(payload)!r}")
+            raise InvalidResponseError(f"the model list has no 'data' list: {snippet(payload)}")
         models = [Model.from_dict(item) for item in data]
         if self._allowed is None:
             return models
         return [m for m in models if m.id in self._allowed]
 
-    def _check_model(self, model: Any) -> None:
-        if self._allowed is not None and model not in self._allowed:
-            raise ModelNotAllowedError(str(model), self.config.allowed_models or ())
-
-    def _generate(
-        self,
-        endpoint: str,
-        fields: dict[str, Any],
-        stream: bool,
-        result_type: Any,
-        chunk_type: Any,
-        provider_data: ProviderData,
-        extra_headers: Optional[Mapping[str, str]],
-        extra_body: Optional[Mapping[str, Any]],
-        timeout: TimeoutArg,
-        deadline: Optional[float],
-        params: Mapping[str, Any],
-    ) -> Any:
-        self._check_model(fields["model"])
-        if stream:
-            fields["stream"] = True
-        body = build_body(fields, params, extra_body)
-        if stream:
-            return self._stream(
-                endpoint, body, chunk_type, provider_data, extra_headers, timeout, deadline
-            )
-        payload = self._call(
-            "POST", endpoint, body, provider_data, extra_headers, timeout, deadline
-        )
+    def _post(self, endpoint: str, body: bytes, call: _Call) -> dict[str, Any]:
+        payload = self._send_json("POST", endpoint, body, call)
         if not isinstance(payload, dict):
-            raise InvalidResponseError(f"the response is not a JSON object: {snippet(payload)!r}")
-        return result_type.from_dict(payload)
+            raise InvalidResponseError(f"the response is not a JSON object: {snippet(payload)}")
+        return payload
 
-    def _call(
-        self,
-        method: str,
-        endpoint: str,
-        body: Optional[bytes],
-        provider_data: ProviderData,
-        extra_headers: Optional[Mapping[str, str]],
-        timeout: TimeoutArg,
-        deadline: Optional[float],
-    ) -> Any:
-        url, headers = self._requests.build(endpoint, provider_data, extra_headers)
-        if body is not None:
-            headers["Content-Type"] = "application/json"
+    def _send_json(self, method: str, endpoint: str, body: Optional[bytes], call: _Call) -> Any:
+        url, headers = self._requests.build(
+            endpoint, call.provider_data, call.extra_headers, body=body
+        )
+        timeout, deadline = self._sender.timeout_for(call.timeout), Deadline(call.deadline)
         response = self._sender.send(
-            method,
-            url,
-            headers,
-            body,
-            timeout=self._sender.timeout_for(timeout),
-            deadline=Deadline(deadline),
-            stream=False,
+            method, url, headers, body, timeout=timeout, deadline=deadline, stream=False
         )
         return decode_json(response.content)
 
-    def _stream(
-        self,
-        endpoint: str,
-        body: bytes,
-        chunk_type: Any,
-        provider_data: ProviderData,
-        extra_headers: Optional[Mapping[str, str]],
-        timeout: TimeoutArg,
-        deadline: Optional[float],
-    ) -> Stream[Any]:
-        url, headers = self._requests.build(endpoint, provider_data, extra_headers, stream=True)
-        headers["Content-Type"] = "application/json"
-        limit = Deadline(deadline)
+    def _stream(self, endpoint: str, body: bytes, chunk_type: Any, call: _Call) -> Stream[Any]:
+        url, headers = self._requests.build(
+            endpoint, call.provider_data, call.extra_headers, body=body, stream=True
+        )
+        timeout, deadline = self._sender.timeout_for(call.timeout), Deadline(call.deadline)
         response = self._sender.send(
-            "POST",
-            url,
-            headers,
-            body,
-            timeout=self._sender.timeout_for(timeout),
-            deadline=limit,
-            stream=True,
+            "POST", url, headers, body, timeout=timeout, deadline=deadline, stream=True
         )
-        return Stream(
-            response, chunk_type, route=self._transport.route(url), deadline=limit
-        )
+        return Stream(response, chunk_type, route=self._transport.route(url), deadline=deadline)

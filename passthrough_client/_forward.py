@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
+from ._urls import service_url_problem
 from .exceptions import ProviderDataError
 
 __all__ = [
@@ -164,19 +165,11 @@ def header_value(key: str, value: Any) -> str:
     return _check_text(key, _render(key, value))
 
 
-def _url_ok(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # raises ValueError for a port that is no number
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
-
-
 def _check_url(url: str) -> str:
-    """Refuse anything but an http(s) URL with a host (and a valid port)."""
-    if not _url_ok(url):  # the ValueError's text may quote the URL: not chained
-        raise _error(_URL_KEY, "value must be an http:// or https:// URL with a host")
+    """Refuse anything but an http(s) URL with a host, a valid port and no credentials."""
+    problem = service_url_problem(url)
+    if problem:
+        raise _error(_URL_KEY, f"value {problem}")
     return url
 
 

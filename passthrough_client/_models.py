@@ -7,6 +7,7 @@ import threading
 import time
 from typing import Callable, Optional, Sequence
 
+from .exceptions import PassthroughError
 from .types import Model
 
 __all__ = ["ModelCache"]
@@ -18,8 +19,10 @@ class ModelCache:
     """Caches the service's model list for calls without provider data.
 
     With ``refresh`` false the list is fetched once and reused (concurrent first calls
-    make one request). With ``refresh`` true it expires after ``interval`` seconds; a
-    failed automatic refresh keeps the previous list and logs a warning.
+    make one request: the lock is held while fetching). With ``refresh`` true it expires
+    after ``interval`` seconds; a failed automatic refresh keeps the previous list, logs
+    a warning and is tried again one interval later. A forced fetch that fails raises
+    and leaves the cached list as it was.
     """
 
     def __init__(self, *, refresh: bool, interval: float) -> None:
@@ -47,7 +50,7 @@ class ModelCache:
         previous = self._models
         try:
             return self._store(fetch())
-        except Exception as exc:
+        except PassthroughError as exc:
             if previous is None:
                 raise
             log.warning(

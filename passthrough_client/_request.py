@@ -8,6 +8,7 @@ forwarded provider-data headers, the ``Authorization`` of the precedence rule (c
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from typing import Any, Mapping, Optional
@@ -19,7 +20,7 @@ from ._transport import USER_AGENT
 from .config import PassthroughConfig
 from .exceptions import ConfigError
 
-__all__ = ["RequestBuilder", "api_root", "build_body", "endpoint_url"]
+__all__ = ["RequestBuilder", "api_root", "encode_body", "endpoint_url", "merge_body"]
 
 log = logging.getLogger(__name__.rpartition(".")[0])
 
@@ -37,6 +38,7 @@ def api_root(base_url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
+@functools.lru_cache(maxsize=256)  # the same few URLs on every call: parse them once
 def endpoint_url(base_url: str, endpoint: str) -> str:
     """The URL of ``endpoint`` (e.g. ``/chat/completions``) under ``base_url``'s API root.
 
@@ -46,18 +48,33 @@ def endpoint_url(base_url: str, endpoint: str) -> str:
     return api_root(base_url) + endpoint + (f"?{query}" if query else "")
 
 
-def build_body(
+def merge_body(
     fields: dict[str, Any], params: Mapping[str, Any], extra: Optional[Mapping[str, Any]]
-) -> bytes:
-    """The JSON body: the call's fields, ``params`` without ``None``, then ``extra_body``."""
-    body = fields
-    for key, value in params.items():
-        if value is not None:
-            body[key] = value
+) -> dict[str, Any]:
+    """The call's ``fields``, then ``params`` without top-level ``None``, then ``extra``.
+
+    ``extra`` (the call's ``extra_body``) is merged shallowly and wins; nested values are
+    never touched. Returns a new dict.
+    """
+    body = dict(fields)
+    body.update((key, value) for key, value in params.items() if value is not None)
     if extra:
         body.update(extra)
+    return body
+
+
+def encode_body(body: Mapping[str, Any]) -> bytes:
+    """``body`` as compact UTF-8 JSON.
+
+    Raises ``TypeError`` for a value JSON cannot hold and ``ValueError`` for NaN, an
+    infinity or a circular reference (the message names the problem, never a value).
+    """
     try:
-        return json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(
+            "utf-8"
+        )
+    except TypeError as exc:
+        raise TypeError(f"the request body cannot be sent as JSON: {exc}") from None
     except ValueError as exc:
         raise ValueError(f"the request body cannot be sent as JSON: {exc}") from None
 
@@ -99,7 +116,7 @@ class RequestBuilder:
     def __init__(self, config: PassthroughConfig, network_headers: Mapping[str, str]) -> None:
         self._forward = config.forward_headers
         self._base_url = config.base_url or None
-        key = config.api_key.get_secret_value() if config.api_key else ""
+        key = config.api_key.get_secret_value() if config.api_key else ""  # validated by config
         self._auth = f"Bearer {key}" if key else None
         base = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         for name, value in network_headers.items():

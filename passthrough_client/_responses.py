@@ -8,7 +8,12 @@ from typing import Any, Mapping, Optional
 from ._retry import retry_after
 from .exceptions import APIStatusError, InvalidResponseError, status_error_class
 
-__all__ = ["decode_json", "snippet", "status_error"]
+__all__ = [
+    "decode_json",
+    "read_error_body",
+    "snippet",
+    "status_error",
+]
 
 SNIPPET = 200
 MESSAGE_LIMIT = 1000
@@ -29,22 +34,19 @@ def snippet(data: Any, limit: int = SNIPPET) -> str:
 
 def decode_json(content: bytes) -> Any:
     """Parse a JSON body; :class:`InvalidResponseError` with a snippet when it is not JSON."""
+    if not content.strip():
+        raise InvalidResponseError("the response body is empty (expected JSON)")
     try:
         return json.loads(content)
     except (ValueError, RecursionError):
-        raise InvalidResponseError(f"the response is not JSON: {snippet(content)!r}") from None
+        raise InvalidResponseError(f"the response is not JSON: {snippet(content)}") from None
 
 
 def _message_from(body: Any, text: str) -> str:
-    if isinstance(body, Mapping):
-        error = body.get("error")
-        if isinstance(error, Mapping) and isinstance(error.get("message"), str):
-            return str(error["message"])
-        if isinstance(error, str) and error:
-            return error
-        for key in ("message", "detail"):
-            if isinstance(body.get(key), str) and body[key]:
-                return str(body[key])
+    """``body["error"]["message"]`` when it is a string, else the body text (cut to 1000)."""
+    error = body.get("error") if isinstance(body, Mapping) else None
+    if isinstance(error, Mapping) and isinstance(error.get("message"), str):
+        return str(error["message"])
     return text[:MESSAGE_LIMIT] if text else "(empty body)"
 
 
@@ -66,3 +68,45 @@ def status_error(
         response=response,
         retry_after=retry_after(headers),
     )
+
+
+ERROR_BODY_LIMIT = 1 << 20
+ERROR_EVENT_LIMIT = 65536
+
+
+def read_error_body(response: Any) -> bytes:
+    """An error response's body, read with bounds (the response may be streaming).
+
+    An event stream yields the data of its first event (at most 64 KiB are read: a
+    server may follow the error with keep-alives forever); any other body is read up
+    to 1 MiB. Transport exceptions propagate for the caller to translate.
+    """
+    if getattr(response, "_content_consumed", False):
+        return bytes(response.content or b"")
+    if "text/event-stream" in response.headers.get("content-type", ""):
+        return _first_event_data(response)
+    chunks: list[bytes] = []
+    size = 0
+    while size <= ERROR_BODY_LIMIT:
+        data = response.raw.read(65536, decode_content=True)
+        if not data:
+            break
+        chunks.append(data)
+        size += len(data)
+    return b"".join(chunks)[:ERROR_BODY_LIMIT]
+
+
+def _first_event_data(response: Any) -> bytes:
+    from ._sse import SSEDecoder
+
+    decoder = SSEDecoder()
+    seen = b""
+    while len(seen) <= ERROR_EVENT_LIMIT:
+        data = response.raw.read1(65536, decode_content=True)
+        if not data:
+            break
+        seen += data
+        for event in decoder.feed(data):
+            if event.data:
+                return event.data.encode("utf-8")
+    return seen[:ERROR_EVENT_LIMIT]

@@ -10,6 +10,7 @@ when given and at most 60 s, else ``min(0.5 * 2**n, 8)`` seconds with jitter. A
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 import time
 from typing import Mapping, Optional
@@ -31,38 +32,44 @@ def should_retry_status(status: int, headers: Mapping[str, str]) -> bool:
 
 
 def retry_after(headers: Mapping[str, str], now: Optional[float] = None) -> Optional[float]:
-    """The wait in seconds the service asked for, or ``None`` when it asked for none."""
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            value = float(millis) / 1000.0
-        except ValueError:
-            value = -1.0
-        if value >= 0 and value == value:  # not NaN
-            return value
-    text = headers.get("retry-after")
+    """The wait in seconds the service asked for, or ``None`` when it asked for none.
+
+    ``retry-after-ms`` wins when it holds a number; else ``Retry-After`` as seconds or
+    an HTTP date (a past date: ``0.0``). Values that are negative, not finite or not
+    understood count as not given; this never raises.
+    """
+    millis = _seconds(headers.get("retry-after-ms") or "")
+    if millis is not None:
+        return millis / 1000.0
+    text = (headers.get("retry-after") or "").strip()
     if not text:
         return None
-    text = text.strip()
+    seconds = _seconds(text)
+    return seconds if seconds is not None else _from_http_date(text, now)
+
+
+def _seconds(text: str) -> Optional[float]:
+    """A finite number >= 0 from ``text``, else ``None``."""
     try:
-        seconds = float(text)
+        value = float(text)
     except ValueError:
-        return _from_http_date(text, now)
-    return seconds if seconds >= 0 and seconds == seconds else None
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
 
 
 def _from_http_date(text: str, now: Optional[float]) -> Optional[float]:
     try:
         when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+        stamp = when.timestamp() if when is not None else None
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when is None:
+    if stamp is None:
         return None
     current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
+    return max(0.0, stamp - current)
 
 
 def backoff(attempt: int) -> float:
     """Exponential backoff for retry number ``attempt`` (0-based), with jitter."""
-    base = min(0.5 * 2.0**attempt, 8.0)
+    base = min(0.5 * 2.0 ** min(attempt, 16), 8.0)  # capped exponent: no float overflow
     return base * (0.75 + 0.25 * random.random())

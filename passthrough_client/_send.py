@@ -7,13 +7,13 @@ import logging
 import math
 import threading
 import time
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Union
 
 import requests
 
 from ._errors import is_connect_failure, translate
 from ._proxy import mask_url
-from ._responses import status_error
+from ._responses import read_error_body, status_error
 from ._retry import MAX_WAIT, backoff, retry_after, should_retry_status
 from ._transport import Timeout, Transport
 from .config import TimeoutConfig
@@ -181,8 +181,8 @@ class Sender:
     def _status_failure(
         self, response: requests.Response, url: str, deadline: Deadline, attempt: int
     ) -> tuple[APIStatusError, Optional[float]]:
-        self._read_within(response, url, deadline)
-        error = status_error(response.status_code, response.headers, response.content, response)
+        content = self._read_within(response, url, deadline, read_error_body)
+        error = status_error(response.status_code, response.headers, content, response)
         response.close()
         if not should_retry_status(response.status_code, response.headers):
             return error, None
@@ -191,11 +191,17 @@ class Sender:
             return error, None
         return error, asked if asked is not None else backoff(attempt)
 
-    def _read_within(self, response: requests.Response, url: str, deadline: Deadline) -> None:
-        """Load the body, cut off by the deadline if one is set."""
+    def _read_within(
+        self,
+        response: requests.Response,
+        url: str,
+        deadline: Deadline,
+        read: Callable[[requests.Response], bytes] = lambda r: r.content,
+    ) -> bytes:
+        """Read the body with ``read``, cut off by the deadline if one is set."""
         timer = deadline.watch(response) if deadline.at is not None else None
         try:
-            response.content  # noqa: B018 - load it here, inside the error mapping
+            return read(response)
         except Exception as exc:
             if deadline.at is not None and not deadline.allows(0):
                 raise deadline.expired() from exc

@@ -16,13 +16,13 @@ import os
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, Mapping, Optional, Tuple, Union
-from urllib.parse import urlsplit
 
 import attrs
 
 from ._headers import CORE_BLOCKED_HEADERS, FRAMING_HEADERS, is_token, value_problem
 from ._proxy import mask_url, no_proxy_entry_error, proxy_error
 from ._tls import cipher_error
+from ._urls import service_url_problem
 from .exceptions import ConfigError
 
 __all__ = [
@@ -188,17 +188,9 @@ def _check_str_tuple(value: Any, path: str, out: Problems, *, allow_empty: bool 
 def _check_http_url(value: Any, path: str, out: Problems) -> None:
     if value is None or not _expect_str(value, path, out):
         return
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        out.append(f"{path}: not a valid URL")
-        return
-    if parts.scheme not in ("http", "https") or not host:
-        out.append(f"{path}: must be an http:// or https:// URL with a host")
-    elif parts.username is not None or parts.password is not None:
-        out.append(f"{path}: credentials in the URL are not supported; use api_key")
+    problem = service_url_problem(value)
+    if problem:
+        out.append(f"{path}: {problem}")
 
 
 def _raise_if(problems: Problems) -> None:
@@ -409,8 +401,17 @@ def _check_forward_headers(config: PassthroughConfig, out: Problems) -> None:
 
 
 def _check_api_key(value: Any, out: Problems) -> None:
-    if value is not None and not isinstance(value, Secret):
+    if value is None:
+        return
+    if not isinstance(value, Secret):
         out.append(f"api_key: expected a string, got {_type_name(value)}; quote it")
+        return
+    key = value.get_secret_value()
+    problem = value_problem(key) if key else None
+    if problem is None and key and value_problem(f"Bearer {key}"):
+        problem = "the key is too long for a header"
+    if problem:
+        out.append(f"api_key: {problem.replace('value', 'the key', 1)} (it is sent as a header)")
 
 
 def _check_bool(value: Any, path: str, out: Problems) -> None:

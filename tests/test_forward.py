@@ -267,7 +267,7 @@ def test_empty_passthrough_api_key_is_returned_as_is() -> None:
 GOOD_URLS = ["http://h", "https://h.example:8443/openai/v1", "HTTPS://H/", "http://[::1]:80"]
 
 
-@pytest.mark.parametrize("url", [*GOOD_URLS, "http://user:pw@h/"])
+@pytest.mark.parametrize("url", GOOD_URLS)
 def test_passthrough_url_accepts_http_urls_with_a_host(url: str) -> None:
     """http(s) URLs with a host are returned exactly as given."""
     assert resolve_provider_data({"passthrough_url": url}, None).base_url == url
@@ -338,12 +338,12 @@ def test_non_mapping_provider_data_is_rejected() -> None:
     assert_hides(info.value, CANARY)
 
 
-def test_forwarded_repr_hides_values_key_and_url_credentials() -> None:
-    """The repr shows header names but no header value, API key or URL credential."""
+def test_forwarded_repr_hides_values_key_and_url_query() -> None:
+    """The repr shows header names but no header value, API key or URL query."""
     data = {
         "maas_api_token": f"Bearer {CANARY}-h",
         "passthrough_api_key": f"{CANARY}-k",
-        "passthrough_url": f"https://user:{CANARY}-p@h.example.com/v1?key={CANARY}-q",
+        "passthrough_url": f"https://h.example.com/v1?key={CANARY}-q",
     }
     text = repr(resolve_provider_data(data, TOKEN))
     assert (CANARY in text, "Authorization" in text, "h.example.com" in text) == (False, True, True)
@@ -537,3 +537,11 @@ def test_parsing_arbitrary_text_gives_an_object_or_provider_data_error(raw: Any)
         assert exc.key is None
         return
     assert isinstance(parsed, dict)
+
+
+def test_passthrough_url_with_credentials_is_refused() -> None:
+    """A passthrough_url carrying user:password is refused, as base_url is, never quoted."""
+    data = {"passthrough_url": f"https://user:{CANARY}@h.example.com"}
+    with pytest.raises(ProviderDataError) as caught:
+        resolve_provider_data(data, None)
+    assert (caught.value.key, CANARY in str(caught.value)) == ("passthrough_url", False)

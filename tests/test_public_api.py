@@ -1,0 +1,176 @@
+"""The front door: ``__all__`` and the public signatures change only on purpose (DESIGN.md)."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable
+
+import pytest
+
+import passthrough_client
+from passthrough_client import PassthroughClient
+
+EXPORTS = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ChatCompletion",
+    "ChatCompletionChoice",
+    "ChatCompletionChunk",
+    "ChatCompletionMessage",
+    "ChoiceDelta",
+    "ChoiceDeltaToolCall",
+    "ChunkChoice",
+    "Completion",
+    "CompletionChoice",
+    "ConfigError",
+    "ConflictError",
+    "Embedding",
+    "EmbeddingsResponse",
+    "InternalServerError",
+    "InvalidResponseError",
+    "Model",
+    "ModelNotAllowedError",
+    "NetworkConfig",
+    "NotFoundError",
+    "PassthroughClient",
+    "PassthroughConfig",
+    "PassthroughError",
+    "PermissionDeniedError",
+    "ProviderDataError",
+    "ProxyConfig",
+    "RateLimitError",
+    "Secret",
+    "Stream",
+    "StreamError",
+    "TLSConfig",
+    "TimeoutConfig",
+    "ToolCall",
+    "ToolCallFunction",
+    "UnprocessableEntityError",
+    "Usage",
+    "__version__",
+    "dump_config",
+    "load_config",
+    "provider_data_from_headers",
+]
+
+P, K, V = "POSITIONAL_OR_KEYWORD", "KEYWORD_ONLY", "VAR_KEYWORD"
+REQUIRED = inspect.Parameter.empty
+CALL_OPTIONS = [
+    ("provider_data", K, None),
+    ("extra_headers", K, None),
+    ("extra_body", K, None),
+    ("timeout", K, None),
+    ("deadline", K, None),
+]
+
+SIGNATURES: list[tuple[str, Callable[..., Any], list[tuple[str, str, Any]]]] = [
+    (
+        "PassthroughClient",
+        PassthroughClient.__init__,
+        [
+            ("self", P, REQUIRED),
+            ("config", P, None),
+            ("base_url", K, None),
+            ("api_key", K, None),
+            ("max_retries", K, 2),
+            ("pool_maxsize", K, 10),
+            ("refresh_interval", K, 300.0),
+            ("environ", K, None),
+        ],
+    ),
+    (
+        "chat",
+        PassthroughClient.chat,
+        [
+            ("self", P, REQUIRED),
+            ("model", K, REQUIRED),
+            ("messages", K, REQUIRED),
+            ("stream", K, False),
+            *CALL_OPTIONS,
+            ("params", V, REQUIRED),
+        ],
+    ),
+    (
+        "completions",
+        PassthroughClient.completions,
+        [
+            ("self", P, REQUIRED),
+            ("model", K, REQUIRED),
+            ("prompt", K, REQUIRED),
+            ("stream", K, False),
+            *CALL_OPTIONS,
+            ("params", V, REQUIRED),
+        ],
+    ),
+    (
+        "embeddings",
+        PassthroughClient.embeddings,
+        [
+            ("self", P, REQUIRED),
+            ("model", K, REQUIRED),
+            ("input", K, REQUIRED),
+            *CALL_OPTIONS,
+            ("params", V, REQUIRED),
+        ],
+    ),
+    (
+        "models",
+        PassthroughClient.models,
+        [
+            ("self", P, REQUIRED),
+            ("refresh", K, False),
+            *[option for option in CALL_OPTIONS if option[0] != "extra_body"],
+        ],
+    ),
+    (
+        "load_config",
+        passthrough_client.load_config,
+        [("source", P, REQUIRED), ("environ", K, None), ("provider_id", K, None)],
+    ),
+    (
+        "dump_config",
+        passthrough_client.dump_config,
+        [("config", P, REQUIRED), ("reveal_secrets", K, False)],
+    ),
+    (
+        "provider_data_from_headers",
+        passthrough_client.provider_data_from_headers,
+        [("headers", P, REQUIRED)],
+    ),
+]
+
+
+def test_all_is_pinned() -> None:
+    """``__all__`` lists exactly the public names."""
+    assert list(passthrough_client.__all__) == EXPORTS
+
+
+def test_all_is_sorted() -> None:
+    """``__all__`` is kept sorted."""
+    assert list(passthrough_client.__all__) == sorted(passthrough_client.__all__)
+
+
+def test_every_export_exists() -> None:
+    """Every name in ``__all__`` is importable from the package."""
+    assert [n for n in EXPORTS if not hasattr(passthrough_client, n)] == []
+
+
+@pytest.mark.parametrize(
+    ("name", "function", "expected"), SIGNATURES, ids=[s[0] for s in SIGNATURES]
+)
+def test_signature_is_pinned(
+    name: str, function: Callable[..., Any], expected: list[tuple[str, str, Any]]
+) -> None:
+    """Parameter names, kinds and defaults match DESIGN.md."""
+    parameters = inspect.signature(function).parameters.values()
+    assert [(p.name, p.kind.name, p.default) for p in parameters] == expected
+
+
+@pytest.mark.parametrize("name", ["PassthroughClient", "load_config", "dump_config"])
+def test_public_callables_have_docstrings(name: str) -> None:
+    """The front door's main callables are documented."""
+    assert (getattr(passthrough_client, name).__doc__ or "").strip() != ""
