@@ -10,6 +10,17 @@ It overrides only the hooks requests documents for subclassing:
   environment can reach the pool, and urllib3 never loads more trust into (or
   changes the verification mode of) a shared context.
 
+The HTTPS connections and pools add what urllib3 leaves out (urllib3 >= 2.3):
+
+- a stall anywhere while connecting (TCP, TLS to an HTTPS proxy, the proxy's answer to
+  CONNECT, the TLS handshake with the service) is raised as :class:`ConnectStepTimeout`
+  (a ``ConnectTimeoutError`` naming the step), not as a read timeout;
+- the TLS hop to an HTTPS proxy uses only the proxy context and its own verification
+  mode (urllib3 < 2.8 applied the service's mode, so ``tls.verify: false`` broke the
+  hop), also when plain ``http://`` traffic is forwarded through an HTTPS proxy;
+- no ``InsecureRequestWarning`` per connection: the client logs one warning for
+  ``tls.verify: false`` instead.
+
 Connections also remember whether their socket already served a response: a failure
 before any response byte on such a reused socket is raised as
 :class:`StaleConnectionError`, which the client sends once more on a new connection.
@@ -18,14 +29,16 @@ before any response byte on such a reused socket is raised as
 from __future__ import annotations
 
 import http.client
+import socket
 import ssl
 from typing import Any, Optional
 
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError
 
-__all__ = ["PassthroughAdapter", "StaleConnectionError"]
+__all__ = ["ConnectStepTimeout", "PassthroughAdapter", "StaleConnectionError"]
 
 _TLS_POOL_KEYS = (
     "ca_certs",
@@ -64,8 +77,69 @@ class _HTTPConnection(_StaleAwareMixin, HTTPConnection):
     pass
 
 
+class ConnectStepTimeout(ConnectTimeoutError):
+    """A stall while connecting; ``step`` names what did not finish in time.
+
+    Steps: ``"the TCP connect"``, ``"the TLS handshake with the proxy"``, ``"the proxy's
+    answer to CONNECT"``, ``"the TLS handshake"`` (with the service).
+    """
+
+    def __init__(self, step: str, seconds: Any) -> None:
+        super().__init__(f"{step} timed out (connect timeout={seconds})")
+        self.step = step
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    return isinstance(exc, socket.timeout) or (
+        isinstance(exc, ssl.SSLError) and "timed out" in str(exc)
+    )
+
+
 class _HTTPSConnection(_StaleAwareMixin, HTTPSConnection):
-    pass
+    """Names the connect step that stalled; keeps the proxy hop on the proxy's policy."""
+
+    _step = "the TCP connect"
+    _next_step = "the TLS handshake"
+
+    def connect(self) -> None:
+        self._use_proxy_context_when_forwarding()
+        self._step = "the TCP connect"
+        try:
+            super().connect()
+        except (OSError, ssl.SSLError) as exc:
+            if _is_timeout(exc):
+                raise ConnectStepTimeout(self._step, self.timeout) from exc
+            raise
+
+    def _new_conn(self) -> socket.socket:
+        sock: socket.socket = super()._new_conn()
+        self._step = self._next_step
+        return sock
+
+    def _tunnel(self) -> None:
+        self._step = "the proxy's answer to CONNECT"
+        super()._tunnel()
+        self._step = "the TLS handshake"
+
+    def _connect_tls_proxy(self, hostname: str, sock: socket.socket) -> Any:
+        """TLS to an HTTPS proxy with the proxy context's own verification mode."""
+        self._step = "the TLS handshake with the proxy"
+        context = self.proxy_config.ssl_context if self.proxy_config else None
+        saved = self.cert_reqs
+        if context is not None:
+            self.cert_reqs = context.verify_mode  # urllib3 < 2.8 applies cert_reqs to it
+        try:
+            return super()._connect_tls_proxy(hostname, sock)
+        finally:
+            self.cert_reqs = saved
+
+    def _use_proxy_context_when_forwarding(self) -> None:
+        """``http://`` through an HTTPS proxy: the only TLS is the hop to the proxy."""
+        context = self.proxy_config.ssl_context if self.proxy_config else None
+        if context is not None and self.proxy is not None and self._tunnel_host is None:
+            self.ssl_context = context
+            self.cert_reqs = context.verify_mode
+            self._next_step = "the TLS handshake with the proxy"
 
 
 class _HTTPPool(HTTPConnectionPool):
@@ -74,6 +148,12 @@ class _HTTPPool(HTTPConnectionPool):
 
 class _HTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
+
+    def _validate_conn(self, conn: Any) -> None:
+        """Connect early, as urllib3 does, without its per-connection warning."""
+        HTTPConnectionPool._validate_conn(self, conn)
+        if conn.is_closed:
+            conn.connect()
 
 
 _POOL_CLASSES = {"http": _HTTPPool, "https": _HTTPSPool}
@@ -99,6 +179,21 @@ class PassthroughAdapter(HTTPAdapter):
         self._proxied_ssl_context = proxied_ssl_context
         self._proxy_ssl_context = proxy_ssl_context
         super().__init__(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        """The context of direct connections to the service (never mutated)."""
+        return self._ssl_context
+
+    @property
+    def proxied_ssl_context(self) -> ssl.SSLContext:
+        """The context of the service's TLS inside a proxy tunnel (never mutated)."""
+        return self._proxied_ssl_context
+
+    @property
+    def proxy_ssl_context(self) -> Optional[ssl.SSLContext]:
+        """The context of the TLS hop to an HTTPS proxy (never mutated)."""
+        return self._proxy_ssl_context
 
     def init_poolmanager(
         self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any

@@ -19,7 +19,7 @@ import attrs
 import requests
 from urllib3 import exceptions as u3
 
-from ._adapter import StaleConnectionError
+from ._adapter import ConnectStepTimeout, StaleConnectionError
 from .exceptions import APIConnectionError, APITimeoutError
 
 __all__ = ["Route", "is_connect_failure", "is_stale", "is_tls_failure", "translate"]
@@ -27,11 +27,17 @@ __all__ = ["Route", "is_connect_failure", "is_stale", "is_tls_failure", "transla
 
 @attrs.frozen
 class Route:
-    """Where a request went, for error messages: ``host:port`` and the masked proxy."""
+    """Where a request went, for error messages.
+
+    ``address`` is the service's ``host:port``, ``proxy`` the masked proxy URL (``None``
+    for a direct connection), ``trust`` says which CA bundle verified the service and
+    ``proxy_trust`` which one verified an HTTPS proxy.
+    """
 
     address: str
-    proxy: Optional[str]  # masked proxy URL, or None for a direct connection
-    trust: str  # which CA bundle verified the service
+    proxy: Optional[str]
+    trust: str
+    proxy_trust: str = "the default CA bundle"
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -61,19 +67,29 @@ def is_stale(exc: BaseException) -> bool:
 
 
 def is_tls_failure(exc: BaseException) -> bool:
-    """Whether the TLS handshake failed (never retried)."""
+    """Whether a TLS handshake failed (never retried)."""
+    if _timed_out_connecting(exc):
+        return False
     return isinstance(exc, requests.exceptions.SSLError) or (
         _find(exc, ssl.SSLError) is not None and not isinstance(exc, requests.ReadTimeout)
     )
 
 
 def is_connect_failure(exc: BaseException) -> bool:
-    """Whether the connection was never established (refused, DNS, connect timeout, proxy)."""
+    """Whether the connection was never established: refused, DNS, connect timeout, a
+    proxy that could not be reached or refused CONNECT. A failed TLS handshake is not one
+    (it is never retried)."""
+    if _timed_out_connecting(exc) or _find(exc, u3.NewConnectionError) is not None:
+        return True
     if is_tls_failure(exc):
         return False
-    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ProxyError)):
-        return True
-    return _find(exc, u3.NewConnectionError) is not None
+    return isinstance(exc, requests.exceptions.ProxyError)
+
+
+def _timed_out_connecting(exc: BaseException) -> bool:
+    """A connect timeout (urllib3's ``NewConnectionError`` is one too, by inheritance)."""
+    found = _find(exc, u3.ConnectTimeoutError)
+    return found is not None and not isinstance(found, u3.NewConnectionError)
 
 
 _TUNNEL_STATUS = re.compile(r"Tunnel connection failed: (\d{3})(?: ([^'\")]*))?")
@@ -82,18 +98,30 @@ _TUNNEL_STATUS = re.compile(r"Tunnel connection failed: (\d{3})(?: ([^'\")]*))?"
 def translate(exc: BaseException, route: Route) -> APIConnectionError:
     """Our exception for a transport failure, with a message that names the step."""
     where = f"{route.address} via proxy {route.proxy}" if route.proxy else route.address
-    if isinstance(exc, requests.exceptions.ConnectTimeout) or _find(exc, u3.ConnectTimeoutError):
-        return APITimeoutError(f"connecting to {where} timed out (connect timeout)")
+    if _timed_out_connecting(exc):
+        return APITimeoutError(_connect_timeout_message(exc, where, route))
     if isinstance(exc, requests.exceptions.ReadTimeout) or _find(exc, u3.ReadTimeoutError):
         return APITimeoutError(f"{route.address} sent no data within the read timeout")
     if isinstance(exc, requests.exceptions.ProxyError) and route.proxy:
-        return APIConnectionError(_proxy_message(exc, route.proxy, route.address))
+        return APIConnectionError(_proxy_message(exc, route))
     if is_tls_failure(exc):
-        return APIConnectionError(_tls_message(exc, where, route.trust))
+        return APIConnectionError(_tls_message(exc, f"TLS handshake with {where}", route.trust))
     return APIConnectionError(_connection_message(exc, where))
 
 
-def _proxy_message(exc: BaseException, proxy: str, address: str) -> str:
+def _connect_timeout_message(exc: BaseException, where: str, route: Route) -> str:
+    found = _find(exc, ConnectStepTimeout)
+    if isinstance(found, ConnectStepTimeout):
+        step = found.step
+    elif route.proxy:
+        step = f"the TCP connect to proxy {route.proxy}"
+    else:
+        step = "the TCP connect"
+    return f"connecting to {where} timed out waiting for {step} (connect timeout)"
+
+
+def _proxy_message(exc: BaseException, route: Route) -> str:
+    proxy, address = route.proxy, route.address
     for item in _chain(exc):
         match = _TUNNEL_STATUS.search(str(item))
         if match:
@@ -101,6 +129,8 @@ def _proxy_message(exc: BaseException, proxy: str, address: str) -> str:
             words = (match.group(2) or "").strip()
             detail = f"{status} {words}".strip()
             return f"proxy {proxy} refused CONNECT to {address} ({detail})"
+    if _find(exc, ssl.SSLError) is not None:
+        return _tls_message(exc, f"TLS handshake with proxy {proxy}", route.proxy_trust)
     reason = _connection_reason(exc)
     return f"could not reach proxy {proxy} for {address}: {reason}"
 
@@ -116,36 +146,43 @@ _TLS_REASONS = (
     ("CERTIFICATE_REQUIRED", "the server requires a client certificate (network.tls.client_cert)"),
     (
         "HANDSHAKE_FAILURE",
-        "handshake failure (no common TLS version or cipher, or a client certificate is required)",
+        "handshake failure (no cipher in common, or the server requires a client certificate;"
+        " check network.tls.ciphers and network.tls.client_cert)",
     ),
     ("UNKNOWN_CA", "the server rejected the client certificate (unknown CA)"),
     ("BAD_CERTIFICATE", "the server rejected the client certificate"),
 )
 
 
-def _tls_message(exc: BaseException, where: str, trust: str) -> str:
+def _tls_message(exc: BaseException, step: str, trust: str) -> str:
     error = _find(exc, ssl.SSLError)
-    reason = ""
     if isinstance(error, ssl.SSLCertVerificationError):
         detail = error.verify_message or "verification failed"
-        return (
-            f"TLS handshake with {where} failed: certificate verify failed: {detail}; "
-            f"CA bundle used: {trust}"
-        )
+        return f"{step} failed: certificate verify failed: {detail}; CA bundle used: {trust}"
     text = f"{getattr(error, 'reason', '') or ''} {error}" if error else str(exc)
-    for needle, words in _TLS_REASONS:
-        if needle in text.upper():
-            reason = words
-            break
+    reason = next((words for needle, words in _TLS_REASONS if needle in text.upper()), "")
     if not reason and (isinstance(error, ssl.SSLEOFError) or "EOF" in text):
         reason = (
             "the server closed the connection during the handshake "
-            "(it may require a client certificate)"
+            "(it may require a client certificate: network.tls.client_cert)"
         )
     if not reason:
-        reason = getattr(error, "reason", None) or "handshake failed"
+        reason = str(getattr(error, "reason", None) or "handshake failed").lower()
     suffix = f"; CA bundle used: {trust}" if "verify" in reason else ""
-    return f"TLS handshake with {where} failed: {reason}{suffix}"
+    return f"{step} failed: {reason}{suffix}"
+
+
+_BROKE = "the connection broke while reading the response"
+_BROKEN_RESPONSES = (
+    (
+        u3.DecodeError,
+        "the response body could not be decoded (it does not match its Content-Encoding)",
+    ),
+    (http.client.BadStatusLine, f"{_BROKE} (the server did not answer with HTTP)"),
+    (http.client.LineTooLong, f"{_BROKE} (a line of the response head is too long)"),
+    (u3.InvalidHeader, "the response headers are invalid or contradict each other"),
+    (http.client.HTTPException, f"{_BROKE} (the response is not valid HTTP)"),
+)
 
 
 def _connection_reason(exc: BaseException) -> str:
@@ -157,19 +194,28 @@ def _connection_reason(exc: BaseException) -> str:
         return "the server closed the connection without a response"
     if _find(exc, ConnectionResetError):
         return "connection reset by the server"
-    if _find(exc, u3.IncompleteRead) or _find(exc, u3.ProtocolError):
-        return "the connection broke while reading the response"
+    if _find(exc, u3.InvalidChunkLength):  # an IncompleteRead too
+        return "the chunked response body is malformed"
+    if _find(exc, http.client.IncompleteRead):  # before HTTPException, its base class
+        return _BROKE
+    for kind, words in _BROKEN_RESPONSES:
+        if _find(exc, kind) is not None:
+            return words
+    if isinstance(exc, requests.exceptions.InvalidHeader):
+        return _BROKEN_RESPONSES[3][1]
+    if _find(exc, u3.ProtocolError):
+        return _BROKE
     error = _find(exc, OSError)
     strerror = getattr(error, "strerror", None)
     if strerror:
         return str(strerror).lower()
-    return type(exc).__name__
+    return f"an unexpected transport failure ({type(exc).__name__}) occurred"
 
 
 def _connection_message(exc: BaseException, where: str) -> str:
     reason = _connection_reason(exc)
     if reason == "DNS lookup failed":
-        return f"DNS lookup of {where} failed"
+        return f"connection to {where} failed: DNS lookup of the host name failed"
     if reason == "connection refused":
         return f"connection to {where} refused"
     return f"connection to {where} failed: {reason}"

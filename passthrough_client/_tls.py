@@ -4,9 +4,13 @@ Every context is built completely here, once per client, and never mutated after
 the adapter only hands it to urllib3. Rules (DESIGN.md §3, NOTES.md "TLS through
 requests"):
 
-- Contexts come from ``urllib3.util.ssl_.create_urllib3_context`` (minimum version and
-  ciphers set at creation; urllib3 ignores its pool keywords once a context is given).
-  It loads no trust store, so trust is loaded here, explicitly.
+- Contexts are built as ``urllib3.util.ssl_.create_urllib3_context`` builds them
+  (TLS 1.2 minimum, no compression, no session tickets, post-handshake auth, no
+  common-name fallback, strict X.509 on 3.13+), with the minimum version and ciphers set
+  at creation (urllib3 ignores its pool keywords once a context is given), but without
+  its read of ``os.environ["SSLKEYLOGFILE"]``: key logging follows the ``keylog``
+  argument (the client passes ``SSLKEYLOGFILE`` from its own ``environ``). No trust store
+  is loaded by default, so trust is loaded here, explicitly.
 - ``verify=True`` trusts exactly requests' default bundle (certifi's). OpenSSL's default
   paths are never loaded, so the process's ``SSL_CERT_FILE``/``SSL_CERT_DIR`` cannot
   leak in. ``verify=<path>`` trusts exactly that CA file or hashed directory.
@@ -21,10 +25,9 @@ from __future__ import annotations
 
 import os
 import ssl
+import sys
 from pathlib import Path
-from typing import NoReturn, Sequence, Union
-
-from urllib3.util.ssl_ import create_urllib3_context
+from typing import NoReturn, Optional, Sequence, Union
 
 from .exceptions import ConfigError
 
@@ -63,6 +66,7 @@ def build_ssl_context(
     client_cert: Path | None = None,
     client_key: Path | None = None,
     extra_ca: Path | None = None,
+    keylog: str | None = None,
 ) -> ssl.SSLContext:
     """Client context for connections to the inference service.
 
@@ -73,15 +77,14 @@ def build_ssl_context(
     ``client_cert``/``client_key`` present a client certificate (a missing key means
     the key is in the certificate file; encrypted keys are refused). ``extra_ca`` (the
     proxy's ``cacert``, for TLS-intercepting proxies) is trusted on top of ``verify``;
-    with ``verify=False`` it changes nothing.
+    with ``verify=False`` it changes nothing. ``keylog`` names a file where TLS session
+    keys are appended for debugging (``SSLKEYLOGFILE``); ``None`` logs nothing.
 
     Raises ``ConfigError`` listing every problem (``network.tls.client_key: ...``).
     """
     errors: list[str] = []
-    ctx = _base_context(min_version, ciphers, verify is not False, errors)
-    if verify is False:
-        _disable_verification(ctx)
-    else:
+    ctx = _base_context(min_version, ciphers, verify is not False, errors, keylog)
+    if verify is not False:
         _load_trust(ctx, None if verify is True else verify, f"{_TLS}.verify", errors)
         if extra_ca is not None:
             _load_trust(ctx, extra_ca, _PROXY_CACERT, errors)
@@ -96,6 +99,7 @@ def build_proxy_ssl_context(
     cacert: Path | None,
     min_version: str | None = None,
     ciphers: Sequence[str] | None = None,
+    keylog: str | None = None,
 ) -> ssl.SSLContext:
     """Context for the TLS hop to an HTTPS proxy.
 
@@ -106,7 +110,7 @@ def build_proxy_ssl_context(
     Raises ``ConfigError`` listing every problem (``network.proxy.cacert: ...``).
     """
     errors: list[str] = []
-    ctx = _base_context(min_version, ciphers, True, errors)
+    ctx = _base_context(min_version, ciphers, True, errors, keylog)
     _load_trust(ctx, cacert, _PROXY_CACERT, errors)
     _raise_if(errors)
     return ctx
@@ -151,25 +155,39 @@ def _base_context(
     ciphers: Sequence[str] | None,
     verify: bool,
     errors: list[str],
+    keylog: str | None,
 ) -> ssl.SSLContext:
     version = _minimum_version(min_version, errors)
     entries = [ciphers] if isinstance(ciphers, str) else list(ciphers or ())
     problems = _cipher_problems(entries)
     errors.extend(problems)
     joined = ":".join(entries) if entries and not problems else None
-    cert_reqs = ssl.CERT_REQUIRED if verify else ssl.CERT_NONE
-    try:
-        ctx = create_urllib3_context(
-            ssl_minimum_version=version, ciphers=joined, cert_reqs=cert_reqs
-        )
-    except (ssl.SSLError, ValueError):  # every entry matches alone, the list selects none
-        errors.append(f"{_TLS}.ciphers: OpenSSL selects no cipher from {joined!r}")
-        # A context without the ciphers, so the other settings are still checked.
-        ctx = create_urllib3_context(ssl_minimum_version=version, cert_reqs=cert_reqs)
+    ctx = _new_context(version)
+    if joined:
+        try:
+            ctx.set_ciphers(joined)
+        except (ssl.SSLError, ValueError):  # every entry matches alone, the list selects none
+            errors.append(f"{_TLS}.ciphers: OpenSSL selects no cipher from {joined!r}")
     if verify:
         ctx.verify_mode = ssl.CERT_REQUIRED  # before check_hostname, which needs it
         ctx.check_hostname = True
+    else:
+        _disable_verification(ctx)
+    if keylog:
+        ctx.keylog_filename = keylog
     ctx.set_alpn_protocols(_ALPN)
+    return ctx
+
+
+def _new_context(version: Optional[ssl.TLSVersion]) -> ssl.SSLContext:
+    """A client context with urllib3's defaults (``create_urllib3_context``), no env read."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = version or ssl.TLSVersion.TLSv1_2
+    ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_TICKET
+    if sys.version_info >= (3, 13):
+        ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN | ssl.VERIFY_X509_STRICT
+    ctx.post_handshake_auth = True
+    ctx.hostname_checks_common_name = False
     return ctx
 
 

@@ -20,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import attrs
 import requests
 from requests.structures import CaseInsensitiveDict
+from urllib3.exceptions import LocationValueError
 
 from ._adapter import PassthroughAdapter
 from ._errors import Route, is_stale, translate
@@ -27,7 +28,7 @@ from ._proxy import ProxyPlan, mask_url
 from ._tls import build_proxy_ssl_context, build_ssl_context, describe_trust
 from ._version import __version__
 from .config import NetworkConfig, PassthroughConfig, TimeoutConfig, TLSConfig
-from .exceptions import APIStatusError, ConfigError
+from .exceptions import APIConnectionError, APIStatusError, ConfigError
 
 __all__ = ["DEFAULT_TIMEOUT", "USER_AGENT", "Timeout", "Transport", "origin_of"]
 
@@ -77,7 +78,7 @@ def _mtime(path: Optional[Path]) -> float:
 
 @functools.lru_cache(maxsize=32)
 def _service_context(key: tuple[Any, ...]) -> ssl.SSLContext:
-    verify, min_version, ciphers, cert, client_key, extra_ca, _ = key
+    verify, min_version, ciphers, cert, client_key, keylog, extra_ca, _ = key
     return build_ssl_context(
         verify=verify,
         min_version=min_version,
@@ -85,62 +86,87 @@ def _service_context(key: tuple[Any, ...]) -> ssl.SSLContext:
         client_cert=cert,
         client_key=client_key,
         extra_ca=extra_ca,
+        keylog=keylog,
     )
 
 
 @functools.lru_cache(maxsize=32)
 def _proxy_context(key: tuple[Any, ...]) -> ssl.SSLContext:
-    cacert, min_version, ciphers, _ = key
-    return build_proxy_ssl_context(cacert=cacert, min_version=min_version, ciphers=ciphers)
+    cacert, min_version, ciphers, keylog, _ = key
+    return build_proxy_ssl_context(
+        cacert=cacert, min_version=min_version, ciphers=ciphers, keylog=keylog
+    )
 
 
-def _tls_from_environ(environ: Mapping[str, str]) -> tuple[TLSConfig, str]:
-    """The TLS settings when the configuration has no ``network.tls`` section."""
+def _tls_from_environ(environ: Mapping[str, str]) -> tuple[TLSConfig, Optional[str]]:
+    """The TLS settings when the configuration has no ``network.tls`` section, and the
+    variable they came from (``None``: defaults)."""
     for name in _CA_VARIABLES:
         value = environ.get(name)
         if value:
             path = Path(os.path.abspath(os.path.expanduser(value)))
             if not path.exists():
                 raise ConfigError(f"{name}: the CA bundle it names does not exist: {value}")
-            return TLSConfig(verify=path), f"environment ({name})"
-    return TLSConfig(), "default"
+            return TLSConfig(verify=path), name
+    return TLSConfig(), None
 
 
 class Transport:
-    """The session and everything needed to send one request; built once per client."""
+    """The session and everything needed to send one request; built once per client.
+
+    The environment is read here, once, from ``environ`` (never ``os.environ`` itself):
+    ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY`` only when the configuration
+    has no ``network.proxy``; ``REQUESTS_CA_BUNDLE``, else ``CURL_CA_BUNDLE``, else
+    ``SSL_CERT_FILE`` only when it has no ``network.tls``; ``SSLKEYLOGFILE`` (TLS key
+    logging, for debugging) always. ``sources`` says where each setting came from.
+
+    Raises ``ConfigError`` for an unusable setting, naming the variable when it came
+    from the environment.
+    """
 
     def __init__(
         self, config: PassthroughConfig, *, environ: Mapping[str, str], pool_maxsize: int = 10
     ) -> None:
         network = config.network or NetworkConfig()
-        self.sources: dict[str, str] = {}
-        if network.tls is not None:
-            tls, self.sources["tls"] = network.tls, "config"
-        else:
-            tls, self.sources["tls"] = _tls_from_environ(environ)
+        tls, variable = (
+            (network.tls, None) if network.tls is not None else _tls_from_environ(environ)
+        )
+        self.sources: dict[str, str] = {
+            "tls": "config" if network.tls is not None else _env_source(variable),
+            "proxy": "config" if network.proxy is not None else _proxy_source(environ),
+            "timeout": "config" if network.timeout is not None else "default",
+            "headers": "config" if network.headers else "default",
+        }
         self.proxy_plan = ProxyPlan.from_config(network.proxy, environ)
-        self.sources["proxy"] = "config" if network.proxy is not None else _proxy_source(environ)
         self.timeout = Timeout.resolve(network.timeout)
-        self.sources["timeout"] = "config" if network.timeout is not None else "default"
         self.headers: Mapping[str, str] = dict(network.headers or {})
-        self.sources["headers"] = "config" if network.headers else "default"
-        cacert = network.proxy.cacert if network.proxy is not None else None
-        self.trust = describe_trust(tls.verify)
-        self.proxied_trust = describe_trust(tls.verify, cacert)
         self.tls = tls
-        self.session = self._build_session(tls, cacert, pool_maxsize)
+        cacert = network.proxy.cacert if network.proxy is not None else None
+        label = f" (from {variable})" if variable else ""
+        self.trust = describe_trust(tls.verify) + label
+        self.proxied_trust = describe_trust(tls.verify, cacert) + label
+        self.proxy_trust = f"proxy CA file {cacert}" if cacert else describe_trust(True)
+        keylog = environ.get("SSLKEYLOGFILE") or None
+        try:
+            self.session = self._build_session(tls, cacert, keylog, pool_maxsize)
+        except ConfigError as exc:
+            if variable is None:
+                raise
+            errors = [e.replace("network.tls.verify", variable) for e in exc.errors]
+            raise ConfigError(errors) from None
         self._adapter: PassthroughAdapter = self.session.get_adapter("https://")  # type: ignore[assignment]
 
     def _build_session(
-        self, tls: TLSConfig, cacert: Optional[Path], pool_maxsize: int
+        self, tls: TLSConfig, cacert: Optional[Path], keylog: Optional[str], pool_maxsize: int
     ) -> requests.Session:
         ciphers = tls.ciphers
-        paths = (tls.verify if isinstance(tls.verify, Path) else None, tls.client_cert, cacert)
+        verify = tls.verify if isinstance(tls.verify, Path) else None
+        paths = (verify, tls.client_cert, tls.client_key, cacert)
         stamp = tuple(_mtime(p) for p in paths)
-        base = (tls.verify, tls.min_version, ciphers, tls.client_cert, tls.client_key)
+        base = (tls.verify, tls.min_version, ciphers, tls.client_cert, tls.client_key, keylog)
         direct = _service_context((*base, None, stamp))
         proxied = _service_context((*base, cacert, stamp)) if cacert is not None else direct
-        proxy_ctx = _proxy_context((cacert, tls.min_version, ciphers, stamp))
+        proxy_ctx = _proxy_context((cacert, tls.min_version, ciphers, keylog, stamp))
         adapter = PassthroughAdapter(
             ssl_context=direct,
             proxied_ssl_context=proxied,
@@ -162,7 +188,7 @@ class Transport:
         address = f"{origin[1]}:{origin[2]}"
         proxy = mask_url(chosen.proxy_url) if chosen.proxy_url else None
         trust = self.proxied_trust if proxy else self.trust
-        return Route(address=address, proxy=proxy, trust=trust)
+        return Route(address=address, proxy=proxy, trust=trust, proxy_trust=self.proxy_trust)
 
     def send(
         self,
@@ -196,8 +222,12 @@ class Transport:
             raise _redirect_error(response, "only 307 and 308 redirects are followed")
         if not location:
             raise _redirect_error(response, "redirect without a Location header")
-        target = urljoin(url, location)
-        if origin_of(target) != origin:
+        try:
+            target = urljoin(url, location)
+            same = origin_of(target) == origin
+        except ValueError:  # a bad port or brackets in the Location
+            raise _redirect_error(response, "redirect to an invalid URL") from None
+        if not same:
             raise _redirect_error(response, "redirect to another origin is not followed")
         return target
 
@@ -210,13 +240,11 @@ class Transport:
         timeout: Timeout,
         stream: bool,
     ) -> requests.Response:
-        request = requests.PreparedRequest()
-        request.prepare_method(method)
-        request.prepare_url(url, None)
-        request.headers = CaseInsensitiveDict(headers)
-        request.body = body
-        request.hooks = {"response": []}
-        chosen = self.proxy_plan.route(url)
+        try:
+            request = _prepare(method, url, headers, body)
+            chosen = self.proxy_plan.route(url)
+        except (requests.RequestException, ValueError) as exc:
+            raise _invalid_url(url) from exc
         proxies = {urlsplit(url).scheme: chosen.proxy_url} if chosen.proxy_url else {}
         for attempt in (0, 1):
             try:
@@ -229,6 +257,8 @@ class Transport:
             except Exception as exc:
                 if attempt == 0 and is_stale(exc):
                     continue  # a reused connection died before answering: once more, new socket
+                if isinstance(exc, (requests.exceptions.InvalidURL, LocationValueError)):
+                    raise _invalid_url(url) from exc
                 if isinstance(exc, (requests.RequestException, OSError)):
                     raise translate(exc, self.route(url)) from exc
                 raise
@@ -237,6 +267,33 @@ class Transport:
     def close(self) -> None:
         """Close every pooled connection."""
         self.session.close()
+
+
+def _prepare(
+    method: str, url: str, headers: Mapping[str, str], body: Optional[bytes]
+) -> requests.PreparedRequest:
+    request = requests.PreparedRequest()
+    request.prepare_method(method)
+    request.prepare_url(url, None)
+    request.headers = CaseInsensitiveDict(headers)
+    request.body = body
+    request.hooks = {"response": []}
+    return request
+
+
+def _invalid_url(url: str) -> APIConnectionError:
+    """Nothing was sent: the URL (from base_url, passthrough_url or a redirect) is invalid."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        host = ""
+    return APIConnectionError(
+        f"cannot send to {mask_url(url.split('?', 1)[0])}: not a valid URL (host {host!r})"
+    )
+
+
+def _env_source(variable: Optional[str]) -> str:
+    return f"environment ({variable})" if variable else "default"
 
 
 def _proxy_source(environ: Mapping[str, str]) -> str:
