@@ -11,6 +11,12 @@ when decoding network reads one by one cannot happen here:
 - only CR and LF split lines, never U+2028 or U+0085 inside the text;
 - a byte order mark at the start of the stream is dropped, also when split across reads.
 
+One addition to WHATWG, for real servers: an ``error:`` line (llama.cpp's server sent
+mid-stream failures this way until late 2025, where WHATWG would silently ignore the
+unknown field) reads as ``event: error`` plus a ``data:`` line with its value.
+:meth:`SSEDecoder.flush` dispatches the unfinished last event, for a caller that
+knows the body ended cleanly (some servers omit the last blank line).
+
 Example::
 
     >>> decoder = SSEDecoder()
@@ -116,6 +122,20 @@ class SSEDecoder:
         """
         return []
 
+    def flush(self) -> Optional[ServerSentEvent]:
+        """Dispatch the unfinished event as if the stream had ended with a blank line.
+
+        For a caller that knows the body ended cleanly (its HTTP framing completed):
+        a last line without a line ending is completed, and the event is returned if
+        it has data, else ``None``. Afterwards nothing is :attr:`pending`.
+        """
+        line = self._head + b"".join(self._partial)
+        self._head = b""
+        self._started = True
+        self._partial = []
+        events = self._process([line, b""] if line else [b""])
+        return events[0] if events else None
+
     def _strip_prefix(self, chunk: bytes) -> bytes:
         """Drop what belongs to the previous read (the LF of a CRLF) or a starting BOM."""
         if self._skip_lf and chunk:
@@ -166,6 +186,9 @@ class SSEDecoder:
         elif name == b"id":
             if b"\0" not in value:
                 self._last_id = value.decode("utf-8", "replace")
+        elif name == b"error":  # llama.cpp's pre-2025 spelling of an error event
+            self._event = b"error"
+            self._data.append(value)
         elif name == b"retry" and value.isdigit():  # bytes.isdigit: ASCII digits only
             self._retry = _to_int(value, self._retry)
 

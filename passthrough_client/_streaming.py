@@ -1,10 +1,39 @@
-"""``Stream``: typed chunks from a server-sent-events response, as they arrive."""
+"""``Stream``: typed chunks from a server-sent-events response, as they arrive.
+
+Each event is handed out as soon as its bytes are in: a chunked body is read one HTTP
+chunk at a time (urllib3's ``read_chunked``; servers write an event, or several, per
+chunk), any other body with ``read1()``, which returns whatever has arrived.
+``iter_lines``/``iter_content`` would wait for 512 bytes, or for the end of a
+close-delimited body (NOTES.md). ``read_chunked`` costs about a microsecond per chunk,
+a third of ``read1()``'s, which matters at hundreds of thousands of chunks per second.
+
+How a stream ends:
+
+- ``data: [DONE]``: iteration ends at once. The rest of a framed body is drained (at
+  most 64 KiB and 0.5 s, bounded by the socket's timeout rather than a timer thread)
+  so the connection goes back to the pool; otherwise the connection is closed.
+- The body ends without ``[DONE]``: a clean end. When the HTTP framing completed
+  (chunked terminator, full ``Content-Length``), an unfinished last event is still
+  handled, since some servers leave out the last blank line; an unfinished event at
+  the end of a close-delimited body means the stream was cut: ``APIConnectionError``.
+- A body without a single event that is JSON or not ``text/event-stream``: the service
+  ignored ``stream``. ``StreamError`` for a JSON error object, else
+  ``InvalidResponseError`` with a snippet.
+
+The call's deadline is enforced by a timer that shuts the socket down (a read timeout
+bounds each read only, never a trickling stream); a read that then fails or ends
+raises ``APITimeoutError``.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import threading
-from typing import Any, Callable, Generic, Iterator, Optional, TypeVar, Union
+import time
+import weakref
+from typing import Any, Callable, Generic, Optional, TypeVar, Union
 
 import requests
 
@@ -23,6 +52,8 @@ T = TypeVar("T", ChatCompletionChunk, Completion)
 READ_SIZE = 65536
 DRAIN_BYTES = 65536
 DRAIN_SECONDS = 0.5
+HEAD_BYTES = 65536  # kept of a body that has not produced an event yet, to explain it
+MESSAGE_LIMIT = 1000
 
 
 class Stream(Generic[T]):
@@ -30,13 +61,15 @@ class Stream(Generic[T]):
 
     Each chunk is yielded as soon as its bytes arrive. Use it as a context manager or
     call :meth:`close` to stop early: that closes the connection, which cancels the
-    generation on the server. :meth:`collect` consumes the rest and returns the
-    assembled ``ChatCompletion`` (or ``Completion``), including chunks already
-    iterated. ``.response`` is the underlying ``requests.Response``.
+    generation on the server (so does dropping an unfinished stream). :meth:`collect`
+    consumes the rest and returns the assembled ``ChatCompletion`` (or
+    ``Completion``), including chunks already iterated. ``.response`` is the
+    underlying ``requests.Response``.
 
-    Raises :class:`StreamError` for an error event, :class:`InvalidResponseError` for
-    data that is not a JSON object, :class:`APIConnectionError` for a stream cut
-    mid-event and :class:`APITimeoutError` when the call's deadline passes.
+    Raises :class:`StreamError` for an error event (after the chunks before it),
+    :class:`InvalidResponseError` for data that is not a JSON object,
+    :class:`APIConnectionError` for a stream cut mid-event and
+    :class:`APITimeoutError` when a read times out or the call's deadline passes.
     """
 
     def __init__(
@@ -47,115 +80,48 @@ class Stream(Generic[T]):
         route: Route,
         deadline: Deadline,
     ) -> None:
+        self._done = False  # first: close() and __del__ rely on it
         self._response = response
+        self._raw: Any = response.raw
+        self._read_more = _reader(self._raw)
         self._parse: Callable[[Any], T] = chunk_type.from_dict
         self._route = route
         self._deadline = deadline
         self._decoder = SSEDecoder()
-        self._ready: list[ServerSentEvent] = []
+        self._events: list[ServerSentEvent] = []
+        self._next = 0  # index of the next event of _events to handle
+        self._eof = False
+        self._head: Optional[bytearray] = bytearray()  # the body, until an event arrives
         self._accumulator: Union[ChatAccumulator, CompletionAccumulator] = (
             ChatAccumulator() if chunk_type is ChatCompletionChunk else CompletionAccumulator()
         )
-        self._done = False
-        self._timer: Optional[threading.Timer] = deadline.watch(response)
+        self._lock = threading.Lock()  # orders the deadline timer against the end
+        self._expired = False
+        self._timer: Optional[threading.Timer] = None
+        self._timer = self._watch()
 
     @property
     def response(self) -> requests.Response:
         """The HTTP response the events are read from."""
         return self._response
 
-    def __iter__(self) -> Iterator[T]:
+    def __iter__(self) -> Stream[T]:
         return self
 
     def __next__(self) -> T:
         while True:
-            if self._ready:
-                chunk = self._handle(self._ready.pop(0))
+            i = self._next
+            if i < len(self._events):
+                self._next = i + 1
+                chunk = self._handle(self._events[i])
                 if chunk is not None:
                     return chunk
-                continue
-            if self._done:
+            elif self._done:
                 raise StopIteration
-            self._read()
-
-    def _read(self) -> None:
-        try:
-            data = self._response.raw.read1(READ_SIZE, decode_content=True)
-        except Exception as exc:
-            self._fail()
-            raise self._translate(exc) from exc
-        if data:
-            self._ready = self._decoder.feed(data)
-            return
-        if self._decoder.pending:
-            self._fail()
-            raise APIConnectionError(
-                f"the stream from {self._route.address} ended in the middle of an event"
-            )
-        self._finish(drain=False)
-
-    def _translate(self, exc: Exception) -> Exception:
-        if self._deadline.at is not None and not self._deadline.allows(0):
-            return self._deadline.expired()
-        if isinstance(exc, (requests.RequestException, OSError)) or type(exc).__module__.startswith(
-            "urllib3"
-        ):
-            return translate(exc, self._route)
-        return exc
-
-    def _handle(self, event: ServerSentEvent) -> Optional[T]:
-        if event.data == "[DONE]":
-            self._finish(drain=True)
-            return None
-        payload = self._decode(event)
-        if event.event == "error" or (isinstance(payload, dict) and payload.get("error")):
-            self._fail()
-            raise StreamError(_error_message(payload), body=payload)
-        if not isinstance(payload, dict):
-            self._fail()
-            raise InvalidResponseError(
-                f"a stream event is not a JSON object: {snippet(event.data)!r}"
-            )
-        chunk: T = self._parse(payload)
-        self._accumulator.add(chunk)  # type: ignore[arg-type]
-        return chunk
-
-    def _decode(self, event: ServerSentEvent) -> Any:
-        try:
-            return json.loads(event.data)
-        except ValueError:
-            if event.event == "error":
-                return event.data
-            self._fail()
-            raise InvalidResponseError(
-                f"a stream event is not JSON: {snippet(event.data)!r}"
-            ) from None
-
-    def _finish(self, *, drain: bool) -> None:
-        """The stream ended normally: give the connection back to the pool if we can."""
-        self._done = True
-        self._ready = []
-        self._cancel_timer()
-        if drain and not _drain(self._response):
-            self._response.close()
-            return
-        self._response.raw.release_conn()
-
-    def _fail(self) -> None:
-        self._done = True
-        self._ready = []
-        self._cancel_timer()
-        self._response.close()
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def close(self) -> None:
-        """Stop reading and close the connection (the server sees the cancel)."""
-        if not self._done:
-            self._fail()
+            elif self._eof:
+                self._finish(drain=False)
+            else:
+                self._read()
 
     def __enter__(self) -> Stream[T]:
         return self
@@ -163,38 +129,248 @@ class Stream(Generic[T]):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def __del__(self) -> None:
+        # A stream dropped unfinished (a ``break`` out of the loop) closes its
+        # connection now, not when the garbage collector or the deadline timer runs.
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def close(self) -> None:
+        """Stop reading and close the connection (the server sees the cancel).
+
+        Safe to call more than once, and from another thread to cancel a stream
+        that is waiting for data: the waiting iteration then simply ends.
+        """
+        if not self._done:
+            self._fail()
+
     def collect(self) -> Union[ChatCompletion, Completion]:
         """Consume the rest and return the assembled completion (all chunks, also earlier ones)."""
         for _ in self:
             pass
         return self._accumulator.result()
 
+    # ------------------------------------------------------------ reading
 
-def _error_message(payload: Any) -> str:
-    error = payload.get("error") if isinstance(payload, dict) else payload
-    if isinstance(error, dict):
-        message = error.get("message") or json.dumps(error)[:500]
-    elif isinstance(error, str):
-        message = error
-    else:
-        message = json.dumps(payload)[:500] if payload is not None else "error event"
-    return f"the service reported an error in the stream: {message}"
+    def _read(self) -> None:
+        try:
+            data = self._read_more()
+        except Exception as exc:
+            if self._done:  # closed from another thread while waiting
+                return
+            raise self._failure(self._broken(exc)) from exc
+        if self._done:
+            return
+        self._next = 0
+        if data:
+            self._events = events = self._decoder.feed(data)
+            if self._head is not None:
+                self._keep(data, events)
+        else:
+            self._eof = True
+            self._events = self._at_eof()
+
+    def _keep(self, data: bytes, events: list[ServerSentEvent]) -> None:
+        """Remember the start of a body that has produced no event yet."""
+        if events:
+            self._head = None
+        elif self._head is not None and len(self._head) < HEAD_BYTES:
+            self._head += data
+
+    def _at_eof(self) -> list[ServerSentEvent]:
+        """The body ended: the events still to handle; raises when it was cut."""
+        if self._expired:
+            raise self._failure(self._deadline.expired())
+        if self._head:
+            self._check_is_stream(bytes(self._head))
+        if not self._decoder.pending:
+            return []
+        event = self._decoder.flush()
+        if _framed(self._raw) or (event is not None and event.data == "[DONE]"):
+            return [] if event is None else [event]
+        raise self._failure(
+            APIConnectionError(
+                f"the stream from {self._route.address} ended in the middle of an event"
+            )
+        )
+
+    def _check_is_stream(self, head: bytes) -> None:
+        """Raise when a body without any event is not an event stream at all."""
+        content_type = self._response.headers.get("Content-Type", "")
+        is_json = head.lstrip()[:1] in (b"{", b"[")
+        if not is_json and content_type.lower().startswith("text/event-stream"):
+            return
+        payload = _json_or_none(head) if is_json else None
+        if isinstance(payload, dict) and payload.get("error"):
+            raise self._failure(StreamError(_error_message(payload), body=payload))
+        raise self._failure(
+            InvalidResponseError(
+                "the service did not answer with an event stream "
+                f"(Content-Type: {content_type or 'none'}): {snippet(head)!r}"
+            )
+        )
+
+    def _broken(self, exc: Exception) -> APIConnectionError:
+        if self._expired or (self._deadline.at is not None and not self._deadline.allows(0)):
+            return self._deadline.expired()
+        return translate(exc, self._route)
+
+    # ------------------------------------------------------------ events
+
+    def _handle(self, event: ServerSentEvent) -> Optional[T]:
+        data = event.data
+        if data == "[DONE]":
+            self._finish(drain=True)
+            return None
+        try:
+            payload = json.loads(data)
+        except (ValueError, RecursionError):
+            raise self._failure(_not_json(event)) from None
+        if event.event == "error" or type(payload) is not dict or payload.get("error"):
+            raise self._failure(_bad_event(event, payload))
+        try:
+            chunk = self._parse(payload)
+        except InvalidResponseError:
+            self._fail()
+            raise
+        self._accumulator.add(chunk)  # type: ignore[arg-type]
+        return chunk
+
+    # ------------------------------------------------------------ the end
+
+    def _finish(self, *, drain: bool) -> None:
+        """The stream ended normally: give the connection back to the pool if we can."""
+        if self._stop() and (not drain or _drain(self._raw, self._read_more)):
+            self._raw.release_conn()
+        else:
+            self._response.close()
+
+    def _fail(self) -> None:
+        self._stop()
+        shutdown(self._response)  # also wakes a read waiting in another thread
+        self._response.close()
+
+    def _failure(self, error: Exception) -> Exception:
+        self._fail()
+        return error
+
+    def _stop(self) -> bool:
+        """Mark the stream done and disarm the deadline; False if the deadline fired."""
+        with self._lock:
+            self._done = True
+            self._events = []
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        return not self._expired
+
+    def _watch(self) -> Optional[threading.Timer]:
+        """Arm the deadline's timer (holding only a weak reference to the stream)."""
+        try:
+            left = self._deadline.remaining()
+        except Exception:
+            self._fail()
+            raise
+        if left is None:
+            return None
+        timer = threading.Timer(left, _on_deadline, (weakref.ref(self),))
+        timer.daemon = True
+        timer.start()
+        return timer
+
+    def _expire(self) -> None:
+        """Called by the timer when the deadline passes: unblock and fail the read."""
+        with self._lock:
+            if not self._done:
+                self._expired = True
+                shutdown(self._response)
 
 
-def _drain(response: requests.Response) -> bool:
-    """Read what follows ``[DONE]`` (at most 64 KiB and 0.5 s); whether the body ended."""
-    timer = threading.Timer(DRAIN_SECONDS, shutdown, (response,))
-    timer.daemon = True
-    timer.start()
-    read = 0
+def _on_deadline(ref: weakref.ref[Stream[Any]]) -> None:
+    stream = ref()
+    if stream is not None:
+        stream._expire()
+
+
+def _framed(raw: Any) -> bool:
+    """Whether the body's end is marked by HTTP (chunked or ``Content-Length``)."""
+    return bool(raw.chunked) or raw.length_remaining is not None
+
+
+def _reader(raw: Any) -> Callable[[], bytes]:
+    """A function returning the next bytes of the body as they arrive, ``b""`` at its end."""
+    if raw.chunked and raw.supports_chunked_reads():
+        return functools.partial(next, raw.read_chunked(None, decode_content=True), b"")
+    return functools.partial(raw.read1, READ_SIZE, decode_content=True)
+
+
+def _drain(raw: Any, read: Callable[[], bytes]) -> bool:
+    """Read what follows ``[DONE]`` (at most 64 KiB and 0.5 s); whether the body ended.
+
+    The time bound comes from the socket's own timeout, set for each read to what
+    is left of the 0.5 s: no timer thread per stream (starting one costs about
+    250 microseconds, as much as a whole short stream). The timeout is put back while
+    the connection is still ours; once urllib3 has returned it to the pool, its next
+    request sets the timeout afresh.
+    """
+    sock = getattr(raw.connection, "sock", None)
+    if sock is None or not _framed(raw):
+        return False
+    before = sock.gettimeout()
+    until = time.monotonic() + DRAIN_SECONDS
+    drained = 0
     try:
-        while read <= DRAIN_BYTES:
-            data = response.raw.read1(READ_SIZE, decode_content=True)
+        while drained <= DRAIN_BYTES:
+            left = until - time.monotonic()
+            if left <= 0:
+                return False
+            sock.settimeout(left if before is None else min(left, before))
+            data = read()
             if not data:
                 return True
-            read += len(data)
+            drained += len(data)
     except Exception:
         return False
     finally:
-        timer.cancel()
+        if raw.connection is not None:
+            with contextlib.suppress(OSError):
+                sock.settimeout(before)
     return False
+
+
+def _json_or_none(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _not_json(event: ServerSentEvent) -> Exception:
+    if event.event == "error":
+        return StreamError(_error_message(event.data), body=event.data)
+    return InvalidResponseError(f"a stream event is not JSON: {snippet(event.data)!r}")
+
+
+def _bad_event(event: ServerSentEvent, payload: Any) -> Exception:
+    if event.event == "error" or (isinstance(payload, dict) and payload.get("error")):
+        return StreamError(_error_message(payload), body=payload)
+    return InvalidResponseError(f"a stream event is not a JSON object: {snippet(event.data)!r}")
+
+
+def _error_message(payload: Any) -> str:
+    """``str()`` of a ``StreamError``: the service's own message wherever it put it."""
+    error = payload.get("error") if isinstance(payload, dict) else payload
+    message: Any = None
+    for source in (error, payload):
+        if isinstance(source, dict):
+            message = next(
+                (source[k] for k in ("message", "detail") if isinstance(source.get(k), str)),
+                None,
+            )
+        elif isinstance(source, str) and source:
+            message = source
+        if message:
+            break
+    if not message:
+        message = json.dumps(payload, ensure_ascii=False) if payload is not None else "(empty)"
+    return f"the service reported an error in the stream: {str(message)[:MESSAGE_LIMIT]}"
