@@ -5,6 +5,8 @@ It reads the configuration block of Llama Stack's ``remote::passthrough`` provid
 :class:`PassthroughClient`.
 """
 
+import logging as _logging
+
 from ._client import PassthroughClient
 from ._forward import provider_data_from_headers
 from ._loading import dump_config, load_config
@@ -101,3 +103,6 @@ __all__ = [
     "load_config",
     "provider_data_from_headers",
 ]
+
+# The library's logger stays silent unless the application configures logging.
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
