@@ -1,0 +1,303 @@
+"""Side-by-side benchmarks of passthrough_client and its peers (DESIGN.md section 9).
+
+Usage, from a virtualenv with the ``bench`` extra (``pip install -e '.[bench]'``)::
+
+    python tests/benchmarks/run.py [--quick] [--json results.json]
+
+Starts ``server.py`` (a canned-response HTTP/1.1 server) in its own process, then runs
+every measurement in a fresh interpreter (``workers.py``), interleaving the
+implementations round by round (A B C D, A B C D, ...), and prints the medians, the
+ratios against each target and PASS/FAIL (exit status 1 when a target fails). A full
+run takes about 1.5-2 minutes on 2 cores; ``--quick`` about 25 seconds (fewer rounds,
+shorter windows: noisier). Proxy, CA-bundle, ``SSL_CERT_*``, ``PASSTHROUGH_*`` and
+``OPENAI_*`` variables are removed from the workers' environment. See
+the README's "Performance" section for what each figure measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from server import start_server, stop_server
+
+__all__ = ["main"]
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORKERS = os.path.join(HERE, "workers.py")
+STRIPPED = ("proxy", "ca_bundle", "ssl_cert", "passthrough_", "openai_")
+IMPORT_SNIPPET = (
+    "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+)
+Settings = Dict[str, Any]
+
+
+def _clean_env() -> Dict[str, str]:
+    """The environment without proxy, CA bundle, PASSTHROUGH_* and OPENAI_* variables."""
+    return {k: v for k, v in os.environ.items() if not any(s in k.lower() for s in STRIPPED)}
+
+
+def _run(cmd: List[str], timeout: float = 180.0) -> str:
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, env=_clean_env(), check=False
+    )
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def _worker(py: str, figure: str, impl: str, options: Dict[str, Any]) -> Dict[str, Any]:
+    cmd = [py, WORKERS, figure, impl]
+    for key, value in options.items():
+        cmd += [f"--{key.replace('_', '-')}", str(value)]
+    result: Dict[str, Any] = json.loads(_run(cmd).strip().splitlines()[-1])
+    return result
+
+
+def _import_time(py: str, module: Optional[str]) -> Dict[str, Any]:
+    """In-process import seconds, and the whole interpreter's wall time."""
+    code = IMPORT_SNIPPET.format(module=module) if module else "pass"
+    start = time.perf_counter()
+    out = _run([py, "-c", code])
+    wall = time.perf_counter() - start
+    return {"value": float(out) if module else 0.0, "wall": wall}
+
+
+# ------------------------------------------------------------------ plan
+
+FIGURES: List[Tuple[str, List[str]]] = [
+    ("chat", ["passthrough", "openai", "requests", "urllib3"]),
+    ("stream", ["passthrough", "openai", "raw"]),
+    ("import", ["passthrough", "openai", "python"]),
+    ("construct", ["passthrough", "openai", "openai-capath"]),
+    ("memory", ["passthrough", "raw"]),
+    ("trickle", ["passthrough", "openai"]),
+]
+
+# figure, peer, comparison ("ratio >=", "ratio <=", "value <", "info"), target, label.
+# "info" rows show a ratio without a target (a lower-level peer, or a peer's best case).
+CHECKS: List[Tuple[str, str, str, float, str]] = [
+    ("chat", "openai", "ratio >=", 2.0, "chat() calls/s"),
+    ("chat", "requests", "ratio >=", 1.1, "chat() calls/s"),
+    ("chat", "urllib3", "info", 0.0, "chat() calls/s"),
+    ("stream", "openai", "ratio >=", 5.0, "stream chunks/s"),
+    ("stream", "raw", "ratio >=", 0.5, "stream chunks/s"),
+    ("import", "openai", "ratio <=", 0.5, "import time"),
+    ("construct", "openai", "ratio <=", 0.2, "construct a client"),
+    ("construct", "openai-capath", "info", 0.2, "construct a client"),
+    ("memory", "", "value <", 20.0, "memory, 200k chunks (MB)"),
+    ("trickle", "", "value <", 0.050, "trickle max lag (s)"),
+]
+
+
+def _settings(quick: bool) -> Settings:
+    if quick:
+        return {
+            "rounds": {"chat": 2, "stream": 2, "import": 5, "construct": 2},
+            "rounds_default": 1,
+            "chat": {"seconds": 0.6, "warmup": 100},
+            "stream": {"chunks": 20000},
+            "construct": {"seconds": 0.4},
+            "memory": {"chunks": 200000},
+            "trickle": {"chunks": 10, "interval": 0.1},
+        }
+    return {
+        "rounds": {"chat": 5, "stream": 5, "import": 15, "construct": 5, "trickle": 3},
+        "rounds_default": 3,
+        "chat": {"seconds": 1.5, "warmup": 200},
+        "stream": {"chunks": 20000},
+        "construct": {"seconds": 1.0},
+        "memory": {"chunks": 200000},
+        "trickle": {"chunks": 20, "interval": 0.1},
+    }
+
+
+def _measure(
+    py: str, figure: str, impl: str, settings: Settings, base: str, pid: int
+) -> Dict[str, Any]:
+    if figure == "import":
+        return _import_time(
+            py, {"passthrough": "passthrough_client", "python": None}.get(impl, impl)
+        )
+    options = dict(settings[figure], base=base)
+    if figure in ("chat", "stream"):
+        options["server_pid"] = pid
+    return _worker(py, figure, impl, options)
+
+
+def collect(py: str, settings: Settings, log: Callable[[str], None]) -> Dict[str, Any]:
+    """Run every figure, interleaving implementations round by round."""
+    server, port = start_server(py)
+    base = f"http://127.0.0.1:{port}"
+    figures: Dict[str, Any] = {}
+    try:
+        for figure, impls in FIGURES:
+            rounds = settings["rounds"].get(figure, settings["rounds_default"])
+            runs: Dict[str, List[Dict[str, Any]]] = {impl: [] for impl in impls}
+            for number in range(rounds):
+                log(f"{figure}: round {number + 1}/{rounds}")
+                for impl in impls:
+                    runs[impl].append(_measure(py, figure, impl, settings, base, server.pid))
+            figures[figure] = _summarise(figure, runs)
+    finally:
+        stop_server(server)
+    return figures
+
+
+def _summarise(figure: str, runs: Dict[str, List[Dict[str, Any]]]) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for impl, results in runs.items():
+        values = [r["value"] for r in results]
+        entry: Dict[str, Any] = {"median": statistics.median(values), "runs": results}
+        if figure == "trickle":
+            lags = sorted(lag for r in results for lag in r["lags"])
+            entry["median"] = max(lags)
+            entry["p99"] = lags[min(len(lags) - 1, int(0.99 * len(lags)))]
+        if figure in ("chat", "stream"):
+            entry["server_cpu_max"] = max(r["server_cpu"] for r in results)
+        out[impl] = entry
+    if figure == "import":
+        base = statistics.median(r["wall"] for r in runs["python"])
+        for impl in runs:
+            out[impl]["wall_minus_python"] = statistics.median(r["wall"] for r in runs[impl]) - base
+    return out
+
+
+# ------------------------------------------------------------------ report
+
+UNITS = {
+    "chat": ("{:,.0f}/s", 1.0),
+    "stream": ("{:,.0f}/s", 1.0),
+    "import": ("{:.1f} ms", 1e3),
+    "construct": ("{:.3f} ms", 1e3),
+    "memory": ("{:.1f} MB", 1.0),
+    "trickle": ("{:.1f} ms", 1e3),
+}
+
+
+def _fmt(figure: str, value: float) -> str:
+    pattern, scale = UNITS[figure]
+    return pattern.format(value * scale)
+
+
+def evaluate(figures: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """One row per target: values, ratio and whether it passes."""
+    rows = []
+    for figure, peer, comparison, target, label in CHECKS:
+        ours = figures[figure]["passthrough"]["median"]
+        row: Dict[str, Any] = {"figure": label, "key": figure, "passthrough": ours}
+        if peer:
+            theirs = figures[figure][peer]["median"]
+            ratio = ours / theirs
+            row.update(peer=peer, peer_value=theirs, ratio=ratio)
+            if comparison == "info":
+                row.update(target="(info)", info=True)
+                ok = True
+            else:
+                ok = ratio >= target if comparison == "ratio >=" else ratio <= target
+                row["target"] = f"{comparison.split()[1]} {target:g}x"
+        else:
+            ok = ours < target
+            row["target"] = f"< {_fmt(figure, target)}"
+        row["pass"] = ok
+        rows.append(row)
+    return rows
+
+
+def _verdict(row: Dict[str, Any]) -> str:
+    if row.get("info"):
+        return "-"
+    return "PASS" if row["pass"] else "FAIL"
+
+
+def render(figures: Dict[str, Any], rows: List[Dict[str, Any]]) -> str:
+    """The table of targets, then every implementation's median (with spread)."""
+    head = f"{'figure':<26}{'passthrough':>14}  {'peer':<24}{'ratio':>8}  {'target':<12}result"
+    lines = [head, "-" * len(head)]
+    for row in rows:
+        key = row["key"]
+        peer = f"{row['peer']} {_fmt(key, row['peer_value'])}" if "peer" in row else ""
+        ratio = f"{row['ratio']:.{2 if row['ratio'] >= 0.1 else 3}f}x" if "ratio" in row else ""
+        lines.append(
+            f"{row['figure']:<26}{_fmt(key, row['passthrough']):>14}  {peer:<24}{ratio:>8}  "
+            f"{row['target']:<12}{_verdict(row)}"
+        )
+    lines += ["", "medians per implementation (min..max over rounds; server CPU share):"]
+    for figure, impls in figures.items():
+        for impl, entry in impls.items():
+            values = [r["value"] for r in entry["runs"]]
+            spread = f"{_fmt(figure, min(values))}..{_fmt(figure, max(values))}"
+            notes = []
+            if "server_cpu_max" in entry:
+                notes.append(f"server CPU <= {entry['server_cpu_max']:.0%}")
+            if "p99" in entry:
+                notes.append(f"p99 {_fmt(figure, entry['p99'])}")
+            if "wall_minus_python" in entry:
+                notes.append(f"process wall - python: {entry['wall_minus_python'] * 1e3:.0f} ms")
+            lines.append(
+                f"  {figure:<10}{impl:<12}{_fmt(figure, entry['median']):>14}  ({spread})  "
+                + "; ".join(notes)
+            )
+    return "\n".join(lines)
+
+
+def machine(py: str) -> Dict[str, Any]:
+    """Where the figures come from: CPU, cores, Python and library versions."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            cpu = next(line.split(":", 1)[1].strip() for line in handle if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    versions = _run([py, "-c", _VERSIONS]).split()
+    return {"cpu": cpu, "nproc": os.cpu_count(), "python": versions[0], "packages": versions[1:]}
+
+
+_VERSIONS = """
+import sys, importlib.metadata as m
+names = ("passthrough-client", "openai", "httpx", "requests", "urllib3", "pydantic",
+         "attrs", "cattrs")
+found = []
+for name in names:
+    try:
+        found.append(f"{name}=={m.version(name)}")
+    except m.PackageNotFoundError:
+        pass
+print(sys.version.split()[0], *found)
+"""
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the benchmarks; exit status 1 when a target fails."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a ~30 s run: fewer rounds")
+    parser.add_argument("--json", metavar="PATH", help="also write the results here")
+    parser.add_argument("--python", default=sys.executable, help="interpreter for workers")
+    args = parser.parse_args(argv)
+    started, load_before = time.perf_counter(), os.getloadavg()[0]
+    settings = _settings(args.quick)
+    figures = collect(args.python, settings, lambda text: print(text, file=sys.stderr))
+    info = machine(args.python)
+    info["loadavg_1min"] = [load_before, os.getloadavg()[0]]
+    rows = evaluate(figures)
+    print(render(figures, rows))
+    print(f"\n{info['cpu']}, {info['nproc']} cores, Python {info['python']}")
+    print("1-minute load average before/after: {:.2f} / {:.2f}".format(*info["loadavg_1min"]))
+    print(" ".join(info["packages"]))
+    print(f"total {time.perf_counter() - started:.0f} s")
+    if args.json:
+        result = {"machine": info, "settings": settings, "checks": rows, "figures": figures}
+        with open(args.json, "w") as handle:
+            json.dump(result, handle, indent=1)
+    return 0 if all(row["pass"] for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
