@@ -31,7 +31,7 @@ from ._client import PassthroughClient
 from ._errors import translate
 from ._proxy import mask_url
 from ._responses import decode_json, snippet, status_error
-from ._transport import Timeout, Transport
+from ._transport import Outgoing, Timeout, Transport
 from ._version import __version__
 from .cli import (
     EXIT_FAILURE,
@@ -215,7 +215,7 @@ def _get_models(
     timeout = Timeout(transport.timeout.connect, min(transport.timeout.read, _READ_CAP))
     started = time.monotonic()
     try:
-        response = transport.send("GET", url, headers, None, timeout=timeout, stream=False)
+        response = transport.send(Outgoing("GET", url, headers), timeout=timeout, stream=False)
     except APIConnectionError as exc:
         raise _Failed(str(exc)) from None
     elapsed = f"HTTP {response.status_code} in {(time.monotonic() - started) * 1000:.1f} ms"

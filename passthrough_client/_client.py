@@ -7,6 +7,7 @@ import os
 from typing import Any, Literal, Mapping, NamedTuple, Optional, Sequence, Union, overload
 
 import attrs
+import requests
 
 from ._loading import Source, load_config
 from ._models import ModelCache
@@ -14,7 +15,7 @@ from ._request import RequestBuilder, encode_body, merge_body
 from ._responses import decode_json, snippet
 from ._send import Deadline, Sender, TimeoutArg
 from ._streaming import Stream
-from ._transport import Transport
+from ._transport import Outgoing, Transport
 from .config import PassthroughConfig, Secret
 from .exceptions import ConfigError, InvalidResponseError, ModelNotAllowedError
 from .types import ChatCompletion, ChatCompletionChunk, Completion, EmbeddingsResponse, Model
@@ -46,13 +47,10 @@ def _resolve_config(
     api_key: Optional[str],
     environ: Mapping[str, str],
 ) -> PassthroughConfig:
+    if config is None:
+        return _sample_config(base_url, api_key, environ)
     if isinstance(config, PassthroughConfig):
         resolved = config
-    elif config is None:
-        sample = dict(SAMPLE_CONFIG)
-        if base_url is not None:
-            del sample["base_url"]
-        resolved = load_config(sample, environ=environ)
     else:
         resolved = load_config(config, environ=environ)
     changes: dict[str, Any] = {}
@@ -61,6 +59,21 @@ def _resolve_config(
     if api_key is not None:
         changes["api_key"] = Secret(api_key) if isinstance(api_key, str) else api_key
     return attrs.evolve(resolved, **changes) if changes else resolved
+
+
+def _sample_config(
+    base_url: Optional[str], api_key: Optional[str], environ: Mapping[str, str]
+) -> PassthroughConfig:
+    """``SAMPLE_CONFIG`` with the keywords applied, built directly (no loader on this path)."""
+    url = base_url if base_url is not None else environ.get("PASSTHROUGH_URL", "")
+    if base_url is None and not url:
+        state = "is empty" if "PASSTHROUGH_URL" in environ else "is not set"
+        raise ConfigError(
+            f"base_url: environment variable PASSTHROUGH_URL {state}; "
+            "use ${env.PASSTHROUGH_URL:=default} to give a default, or pass base_url="
+        )
+    key = api_key if api_key is not None else environ.get("PASSTHROUGH_API_KEY") or None
+    return PassthroughConfig(base_url=url, api_key=key)
 
 
 def _check_options(max_retries: Any, pool_maxsize: Any, refresh_interval: Any) -> None:
@@ -314,22 +327,22 @@ class PassthroughClient:
             raise InvalidResponseError(f"the response is not a JSON object: {snippet(payload)}")
         return payload
 
-    def _send_json(self, method: str, endpoint: str, body: Optional[bytes], call: _Call) -> Any:
+    def _open(
+        self, method: str, endpoint: str, body: Optional[bytes], call: _Call, *, stream: bool
+    ) -> tuple[requests.Response, str, Deadline]:
+        """Send one call with retries: ``(response, url, deadline)``."""
         url, headers = self._requests.build(
-            endpoint, call.provider_data, call.extra_headers, body=body
+            endpoint, call.provider_data, call.extra_headers, body=body, stream=stream
         )
         timeout, deadline = self._sender.timeout_for(call.timeout), Deadline(call.deadline)
-        response = self._sender.send(
-            method, url, headers, body, timeout=timeout, deadline=deadline, stream=False
-        )
+        outgoing = Outgoing(method, url, headers, body)
+        response = self._sender.send(outgoing, timeout=timeout, deadline=deadline, stream=stream)
+        return response, url, deadline
+
+    def _send_json(self, method: str, endpoint: str, body: Optional[bytes], call: _Call) -> Any:
+        response, _, _ = self._open(method, endpoint, body, call, stream=False)
         return decode_json(response.content)
 
     def _stream(self, endpoint: str, body: bytes, chunk_type: Any, call: _Call) -> Stream[Any]:
-        url, headers = self._requests.build(
-            endpoint, call.provider_data, call.extra_headers, body=body, stream=True
-        )
-        timeout, deadline = self._sender.timeout_for(call.timeout), Deadline(call.deadline)
-        response = self._sender.send(
-            "POST", url, headers, body, timeout=timeout, deadline=deadline, stream=True
-        )
+        response, url, deadline = self._open("POST", endpoint, body, call, stream=True)
         return Stream(response, chunk_type, route=self._transport.route(url), deadline=deadline)

@@ -21,6 +21,7 @@ from typing import Any, Callable, Literal, Mapping, Optional, Tuple, Union
 import attrs
 import cattrs
 
+from ._validate import type_name
 from .config import PassthroughConfig, Secret, TimeoutConfig
 from .exceptions import ConfigError
 
@@ -37,22 +38,6 @@ class _FieldError(Exception):
     """A problem with one value; the path is added by :func:`_flatten`."""
 
 
-def _describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    return f"a {type(value).__name__}"
-
-
 # ---------------------------------------------------------------- scalar hooks
 
 
@@ -60,7 +45,7 @@ def _structure_str(value: Any, _: Any) -> str:
     if isinstance(value, str):
         return str(value)
     hint = "; quote it" if isinstance(value, (int, float)) else ""
-    raise _FieldError(f"expected a string, got {_describe(value)}{hint}")
+    raise _FieldError(f"expected a string, got {type_name(value)}{hint}")
 
 
 def _structure_secret(value: Any, _: Any) -> Secret:
@@ -79,7 +64,7 @@ def _structure_bool(value: Any, _: Any) -> bool:
     converted = _substituted_bool(value)
     if converted is not None:
         return converted
-    raise _FieldError(f"expected true or false, got {_describe(value)}; use true or false")
+    raise _FieldError(f"expected true or false, got {type_name(value)}; use true or false")
 
 
 def _structure_float(value: Any, _: Any) -> float:
@@ -92,13 +77,13 @@ def _structure_float(value: Any, _: Any) -> float:
             raise _FieldError("the substituted value is not a number") from None
         if math.isfinite(number):
             return number
-    raise _FieldError(f"expected a number of seconds, got {_describe(value)}")
+    raise _FieldError(f"expected a number of seconds, got {type_name(value)}")
 
 
 def _make_path_hook(base_dir: Optional[str]) -> Callable[[Any, Any], str]:
     def structure_path(value: Any, _: Any) -> str:
         if not isinstance(value, str):
-            raise _FieldError(f"expected a path, got {_describe(value)}")
+            raise _FieldError(f"expected a path, got {type_name(value)}")
         text = str(value)
         if base_dir and text and not text.startswith("~") and not os.path.isabs(text):
             return os.path.join(base_dir, text)
@@ -112,7 +97,7 @@ def _make_path_hook(base_dir: Optional[str]) -> Callable[[Any, Any], str]:
 
 def _structure_str_tuple(value: Any, _: Any) -> Tuple[str, ...]:
     if not isinstance(value, (list, tuple)):
-        raise _FieldError(f"expected a list of strings, got {_describe(value)}")
+        raise _FieldError(f"expected a list of strings, got {type_name(value)}")
     items: list[str] = []
     errors: list[str] = []
     for i, item in enumerate(value):
@@ -127,7 +112,7 @@ def _structure_str_tuple(value: Any, _: Any) -> Tuple[str, ...]:
 
 def _structure_str_mapping(value: Any, _: Any) -> dict[str, str]:
     if not isinstance(value, Mapping):
-        raise _FieldError(f"expected a mapping, got {_describe(value)}")
+        raise _FieldError(f"expected a mapping, got {type_name(value)}")
     result: dict[str, str] = {}
     errors: list[str] = []
     for key, item in value.items():
@@ -187,7 +172,7 @@ def _make_verify_hook(path_hook: Callable[[Any, Any], str]) -> Callable[[Any, An
             if value.strip().lower() in ("true", "false"):
                 return str(value)  # TLSConfig reports "looks like a boolean"
             return path_hook(value, None)
-        raise _FieldError(f"expected true, false or a CA path, got {_describe(value)}")
+        raise _FieldError(f"expected true, false or a CA path, got {type_name(value)}")
 
     return structure_verify
 
@@ -223,7 +208,7 @@ def _make_class_factory(converter: cattrs.Converter) -> Callable[[Any], Any]:
 
         def structure_section(value: Any, _: Any) -> Any:
             if not isinstance(value, Mapping):
-                raise _FieldError(f"expected a mapping, got {_describe(value)}")
+                raise _FieldError(f"expected a mapping, got {type_name(value)}")
             errors = _unknown_keys(value, list(types))
             kwargs: dict[str, Any] = {}
             for name, tp in types.items():
@@ -313,7 +298,7 @@ def structure_config(document: Any, base_dir: Optional[str] = None) -> Passthrou
     Raises :class:`ConfigError` listing every problem, each with its path.
     """
     if not isinstance(document, Mapping):
-        raise ConfigError(f"<root>: expected a mapping, got {_describe(document)}")
+        raise ConfigError(f"<root>: expected a mapping, got {type_name(document)}")
     try:
         result: PassthroughConfig = _converter(base_dir).structure(document, PassthroughConfig)
     except ConfigError as exc:

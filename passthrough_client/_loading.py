@@ -12,7 +12,8 @@ import attrs
 
 from ._convert import Substituted, key_path, structure_config
 from ._proxy import mask_url
-from .config import MASK, PassthroughConfig, Secret
+from ._secret import MASK
+from .config import PassthroughConfig, Secret
 from .exceptions import ConfigError
 
 __all__ = ["dump_config", "load_config"]

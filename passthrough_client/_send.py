@@ -7,7 +7,7 @@ import logging
 import math
 import threading
 import time
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import requests
 
@@ -15,7 +15,7 @@ from ._errors import is_connect_failure, translate
 from ._proxy import mask_url
 from ._responses import read_error_body, status_error
 from ._retry import MAX_WAIT, backoff, retry_after, should_retry_status
-from ._transport import Timeout, Transport
+from ._transport import Outgoing, Timeout, Transport
 from .config import TimeoutConfig
 from .exceptions import APIConnectionError, APIStatusError, APITimeoutError, ConfigError
 
@@ -103,22 +103,12 @@ class Sender:
         return Timeout(float(parts[0]), float(parts[1]))
 
     def send(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: Optional[bytes],
-        *,
-        timeout: Timeout,
-        deadline: Deadline,
-        stream: bool,
+        self, outgoing: Outgoing, *, timeout: Timeout, deadline: Deadline, stream: bool
     ) -> requests.Response:
         """A 2xx response, after retries; raises this package's errors otherwise."""
         attempt = 0
         while True:
-            error, wait = self._attempt(
-                method, url, headers, body, timeout, deadline, stream, attempt
-            )
+            error, wait = self._attempt(outgoing, timeout, deadline, stream, attempt)
             if isinstance(error, requests.Response):
                 return error
             if wait is None or attempt >= self._max_retries:
@@ -127,8 +117,8 @@ class Sender:
                 raise error
             log.warning(
                 "retrying %s %s in %.2f s after %s (attempt %d of %d)",
-                method,
-                _no_query(url),
+                outgoing.method,
+                _no_query(outgoing.url),
                 wait,
                 _kind(error),
                 attempt + 2,
@@ -138,22 +128,15 @@ class Sender:
             attempt += 1
 
     def _attempt(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: Optional[bytes],
-        timeout: Timeout,
-        deadline: Deadline,
-        stream: bool,
-        attempt: int,
+        self, outgoing: Outgoing, timeout: Timeout, deadline: Deadline, stream: bool, attempt: int
     ) -> tuple[Any, Optional[float]]:
         """``(response, None)`` on success, else ``(error, wait or None when final)``."""
+        method, url = outgoing.method, outgoing.url
         capped = deadline.cap(timeout)
         started = time.monotonic()
         try:
             response = self._transport.send(
-                method, url, headers, body, timeout=capped, stream=stream or deadline.at is not None
+                outgoing, timeout=capped, stream=stream or deadline.at is not None
             )
         except APIStatusError as exc:  # a redirect that is not followed
             _log_attempt(method, url, str(exc.status_code), started, exc.request_id, attempt)

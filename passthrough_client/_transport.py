@@ -30,7 +30,7 @@ from ._version import __version__
 from .config import NetworkConfig, PassthroughConfig, TimeoutConfig, TLSConfig
 from .exceptions import APIConnectionError, APIStatusError, ConfigError
 
-__all__ = ["DEFAULT_TIMEOUT", "USER_AGENT", "Timeout", "Transport", "origin_of"]
+__all__ = ["DEFAULT_TIMEOUT", "USER_AGENT", "Outgoing", "Timeout", "Transport", "origin_of"]
 
 DEFAULT_CONNECT = 10.0
 DEFAULT_READ = 600.0
@@ -109,6 +109,16 @@ def _tls_from_environ(environ: Mapping[str, str]) -> tuple[TLSConfig, Optional[s
                 raise ConfigError(f"{name}: the CA bundle it names does not exist: {value}")
             return TLSConfig(verify=path), name
     return TLSConfig(), None
+
+
+@attrs.frozen
+class Outgoing:
+    """One request as the client built it: method, URL, headers and body."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: Optional[bytes] = None
 
 
 class Transport:
@@ -190,27 +200,19 @@ class Transport:
         trust = self.proxied_trust if proxy else self.trust
         return Route(address=address, proxy=proxy, trust=trust, proxy_trust=self.proxy_trust)
 
-    def send(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: Optional[bytes],
-        *,
-        timeout: Timeout,
-        stream: bool,
-    ) -> requests.Response:
+    def send(self, outgoing: Outgoing, *, timeout: Timeout, stream: bool) -> requests.Response:
         """Send one request, following same-origin 307/308 redirects (at most 5).
 
         Raises :class:`APIConnectionError` (or :class:`APITimeoutError`) for transport
         failures and :class:`APIStatusError` for a redirect that is not followed.
         """
-        start_origin = origin_of(url)
+        start_origin = origin_of(outgoing.url)
         for _ in range(MAX_REDIRECTS + 1):
-            response = self._send_once(method, url, headers, body, timeout, stream)
+            response = self._send_once(outgoing, timeout, stream)
             if response.status_code not in (301, 302, 303, 307, 308):
                 return response
-            url = self._redirect_target(response, url, start_origin)
+            target = self._redirect_target(response, outgoing.url, start_origin)
+            outgoing = attrs.evolve(outgoing, url=target)
         raise _redirect_error(response, f"more than {MAX_REDIRECTS} redirects")
 
     def _redirect_target(
@@ -231,17 +233,10 @@ class Transport:
             raise _redirect_error(response, "redirect to another origin is not followed")
         return target
 
-    def _send_once(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: Optional[bytes],
-        timeout: Timeout,
-        stream: bool,
-    ) -> requests.Response:
+    def _send_once(self, outgoing: Outgoing, timeout: Timeout, stream: bool) -> requests.Response:
+        url = outgoing.url
         try:
-            request = _prepare(method, url, headers, body)
+            request = _prepare(outgoing)
             chosen = self.proxy_plan.route(url)
         except (requests.RequestException, ValueError) as exc:
             raise _invalid_url(url) from exc
@@ -269,14 +264,12 @@ class Transport:
         self.session.close()
 
 
-def _prepare(
-    method: str, url: str, headers: Mapping[str, str], body: Optional[bytes]
-) -> requests.PreparedRequest:
+def _prepare(outgoing: Outgoing) -> requests.PreparedRequest:
     request = requests.PreparedRequest()
-    request.prepare_method(method)
-    request.prepare_url(url, None)
-    request.headers = CaseInsensitiveDict(headers)
-    request.body = body
+    request.prepare_method(outgoing.method)
+    request.prepare_url(outgoing.url, None)
+    request.headers = CaseInsensitiveDict(outgoing.headers)
+    request.body = outgoing.body
     request.hooks = {"response": []}
     return request
 
