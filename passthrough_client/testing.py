@@ -43,27 +43,15 @@ failed handshakes are listed in :attr:`FakeUpstream.tls_failures`.
 
 from __future__ import annotations
 
-import contextlib
-import http.server
 import json
-import socket
-import socketserver
 import ssl
-import struct
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from ._fake_replies import (
-    ClientGone,
-    Outcome,
-    Reply,
-    ServerStopping,
-    Wire,
-    default_reply,
-    send_reply,
-)
+from ._fake_replies import Reply
+from ._fake_routes import default_reply
+from ._fake_server import Hooks, Incoming, Server
 
 __all__ = ["FakeUpstream", "RecordedHeaders", "RecordedRequest", "Reply"]
 
@@ -141,28 +129,6 @@ class RecordedRequest:
     client_cert_subject: Optional[str] = None
 
 
-_SHORT_NAMES = {
-    "commonName": "CN",
-    "countryName": "C",
-    "localityName": "L",
-    "organizationName": "O",
-    "organizationalUnitName": "OU",
-    "stateOrProvinceName": "ST",
-}
-
-
-def _tls_info(sock: socket.socket) -> Tuple[Optional[str], Optional[str], Optional[str]]:
-    if not isinstance(sock, ssl.SSLSocket):
-        return None, None, None
-    cipher = sock.cipher()
-    cert = sock.getpeercert()
-    subject = None
-    if cert and cert.get("subject"):
-        rdns: Any = cert["subject"]
-        subject = ",".join(f"{_SHORT_NAMES.get(k, k)}={v}" for rdn in rdns for k, v in rdn)
-    return sock.version(), cipher[0] if cipher else None, subject
-
-
 def _parse_json(body: bytes) -> Any:
     try:
         return json.loads(body) if body else None
@@ -170,100 +136,11 @@ def _parse_json(body: bytes) -> Any:
         return None
 
 
-def _abort(sock: socket.socket) -> None:
-    """Close ``sock`` with a TCP RST instead of a FIN."""
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        sock.close()
-    except OSError:
-        pass
-
-
-def _shutdown(sock: socket.socket) -> None:
-    # socket.socket.shutdown, not SSLSocket.shutdown: safe while another thread reads.
-    with contextlib.suppress(OSError):
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    """Reads requests off one connection (keep-alive) and answers each."""
-
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def __init__(self, sock: socket.socket, address: Any, owner: FakeUpstream, conn_id: int):
-        self.owner = owner
-        self.conn_id = conn_id
-        self.outcome: Outcome = "keep"
-        self.tls = _tls_info(sock)
-        assert owner._server is not None
-        super().__init__(sock, address, owner._server)
-
-    def handle(self) -> None:
-        # The client reset the connection, sent garbage, or the server stopped.
-        with contextlib.suppress(OSError, ValueError):
-            super().handle()
-
-    def finish(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            super().finish()
-        if self.outcome == "reset":
-            _abort(self.connection)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet: tests read ``FakeUpstream.requests`` instead."""
-
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _read_chunked(self) -> bytes:
-        parts = []
-        while True:
-            size = int(self.rfile.readline(65537).split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                break
-            parts.append(self.rfile.read(size))
-            self.rfile.readline(65537)
-        while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-            pass  # trailers
-        return b"".join(parts)
-
-    def _dispatch(self) -> None:
-        body = self._read_body()
-        request = RecordedRequest(
-            self.command, self.path, RecordedHeaders(self.headers.items()), body,
-            _parse_json(body), self.conn_id, *self.tls,
-        )  # fmt: skip
-        reply = self.owner._reply_for(request)
-        wire = Wire(self.connection, self.owner._stopping, self.owner._count_event)
-        try:
-            self.outcome = send_reply(reply, wire)
-        except ClientGone:
-            self.owner._count_disconnect()
-            self.outcome = "close"
-        except ServerStopping:
-            self.outcome = "close"
-        if self.outcome != "keep":
-            self.close_connection = True
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
-
-
-class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 128
-
-    def __init__(self, owner: FakeUpstream, host: str) -> None:
-        self.owner = owner
-        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        super().__init__((host, 0), http.server.BaseHTTPRequestHandler, bind_and_activate=False)
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        self.owner._serve_connection(request, client_address)
+def _recorded(incoming: Incoming) -> RecordedRequest:
+    method, path, headers, body, connection_id, tls = incoming
+    return RecordedRequest(
+        method, path, RecordedHeaders(headers), body, _parse_json(body), connection_id, *tls
+    )
 
 
 @dataclass
@@ -310,10 +187,8 @@ class FakeUpstream:
         self._requests: List[RecordedRequest] = []
         self._tls_failures: List[str] = []
         self._queue: List[_Queued] = []
-        self._conns: dict[int, Tuple[socket.socket, threading.Thread]] = {}
         self._stopping = threading.Event()
-        self._server: Optional[_Server] = None
-        self._thread: Optional[threading.Thread] = None
+        self._server: Optional[Server] = None
         self._seq = 0
 
     @property
@@ -357,36 +232,25 @@ class FakeUpstream:
         """Bind the port and serve in a daemon thread; returns ``self``."""
         if self._server is not None:
             raise RuntimeError("FakeUpstream was already started")
-        self._server = _Server(self, self.host)
-        try:
-            self._server.server_bind()
-            self._server.server_activate()
-        except OSError:
-            self._server.server_close()
-            self._server = None
-            raise
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="FakeUpstream", daemon=True
+        hooks = Hooks(
+            opened=self._connection_opened,
+            tls_failed=self._tls_failed,
+            reply_for=self._reply_for,
+            event_sent=self._count_event,
+            disconnected=self._count_disconnect,
         )
-        self._thread.start()
+        server = Server(
+            self.host, ssl_context=self.ssl_context, hooks=hooks, stopping=self._stopping
+        )
+        server.start()
+        self._server = server
         return self
 
     def stop(self) -> None:
         """Stop serving and close every open connection; returns within about a second."""
         if self._server is None or self._stopping.is_set():
             return
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        with self._cond:
-            conns = list(self._conns.values())
-        for sock, _ in conns:
-            _shutdown(sock)
-        deadline = time.monotonic() + 1.0
-        for _, thread in conns:
-            thread.join(timeout=max(0.0, deadline - time.monotonic()))
-        if self._thread is not None:
-            self._thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        self._server.stop(timeout=1.0)
 
     def __enter__(self) -> FakeUpstream:
         return self.start()
@@ -433,42 +297,17 @@ class FakeUpstream:
 
     # -- called from connection threads ------------------------------------------------
 
-    def _serve_connection(self, request: socket.socket, address: Any) -> None:
+    def _connection_opened(self) -> int:
         with self._cond:
             self.connections_opened += 1
-            conn_id = self.connections_opened
-            self._conns[conn_id] = (request, threading.current_thread())
-        sock = request
-        try:
-            if self.ssl_context is not None:
-                sock = self.ssl_context.wrap_socket(
-                    request, server_side=True, do_handshake_on_connect=False
-                )
-                with self._cond:
-                    self._conns[conn_id] = (sock, threading.current_thread())
-                if not self._handshake(sock):
-                    return
-            if not self._stopping.is_set():
-                _Handler(sock, address, self, conn_id)
-        except (OSError, ValueError):
-            pass  # the client went away before the first request
-        finally:
-            with self._cond:
-                self._conns.pop(conn_id, None)
-            if sock is not request:
-                sock.close()
+            return self.connections_opened
 
-    def _handshake(self, sock: ssl.SSLSocket) -> bool:
-        try:
-            sock.do_handshake()
-            return True
-        except (OSError, ValueError) as exc:
-            if not self._stopping.is_set():
-                with self._cond:
-                    self._tls_failures.append(str(exc) or type(exc).__name__)
-            return False
+    def _tls_failed(self, error: str) -> None:
+        with self._cond:
+            self._tls_failures.append(error)
 
-    def _reply_for(self, request: RecordedRequest) -> Reply:
+    def _reply_for(self, incoming: Incoming) -> Reply:
+        request = _recorded(incoming)
         path = request.path.split("?", 1)[0]
         local = path[len(self.prefix) :] if path.startswith(self.prefix + "/") else None
         with self._cond:

@@ -1,7 +1,8 @@
 """Servers and proxies on 127.0.0.1 for the network tests (threads, bounded, closed at stop).
 
-- :class:`Pki`: a trustme CA written to disk (PEM file, hashed directory, leaf and client
-  certificates) and server-side ``ssl.SSLContext`` objects for ``FakeUpstream``.
+- :class:`Pki` (from :mod:`netpki`): a trustme CA written to disk (PEM file, hashed
+  directory, leaf and client certificates) and server-side ``ssl.SSLContext`` objects
+  for ``FakeUpstream``.
 - :class:`RecordingProxy`: a CONNECT and forwarding HTTP proxy that records every request
   (method, target, headers). With ``ssl_context`` it is an HTTPS proxy; with
   ``intercept`` it terminates the client's TLS inside the tunnel with a certificate for
@@ -15,108 +16,34 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import select
 import socket
 import ssl
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
-import trustme
-from cryptography import x509
+from netpki import Pki, subject_hash
 
 from passthrough_client import PassthroughClient
+
+__all__ = [
+    "IO_TIMEOUT",
+    "JOIN",
+    "Intercept",
+    "Pki",
+    "ProxyRecord",
+    "RecordingProxy",
+    "SilentServer",
+    "client_for",
+    "closed_port",
+    "subject_hash",
+]
 
 JOIN = 2.0  # seconds any thread may take to finish at stop()
 IO_TIMEOUT = 5.0  # seconds any socket operation in these helpers may block
 _REASONS = {200: "Connection established", 403: "Forbidden", 407: "Proxy Authentication Required"}
-
-
-# --- certificates ---------------------------------------------------------------------
-
-
-def subject_hash(pem: bytes) -> str:
-    """OpenSSL's ``X509_NAME_hash`` of a certificate's subject (``openssl x509 -hash``):
-    SHA-1 of the canonical name (values trimmed, spaces collapsed, lower case, UTF8String,
-    without the outer SEQUENCE), first four bytes little-endian."""
-    name = x509.load_pem_x509_certificate(pem).subject
-    canonical = x509.Name(
-        [
-            x509.RelativeDistinguishedName(
-                [x509.NameAttribute(a.oid, " ".join(str(a.value).split()).lower()) for a in rdn]
-            )
-            for rdn in name.rdns
-        ]
-    ).public_bytes()
-    skip = 2 + (canonical[1] & 0x7F if canonical[1] & 0x80 else 0)
-    digest = hashlib.sha1(canonical[skip:]).digest()
-    return f"{int.from_bytes(digest[:4], 'little'):08x}"
-
-
-class Pki:
-    """A trustme CA with its files under ``directory`` (created on demand, cached)."""
-
-    def __init__(self, directory: Path, name: str) -> None:
-        self.ca = trustme.CA(organization_unit_name=f"{name} CA")
-        self.name = name
-        self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
-        self.ca_file = directory / f"{name}-ca.pem"
-        self.ca.cert_pem.write_to_path(str(self.ca_file))
-        self._leaves: Dict[Tuple[str, ...], trustme.LeafCert] = {}
-
-    def ca_dir(self) -> Path:
-        """A hashed CA directory (``<subject hash>.0``) holding only this CA."""
-        folder = self.directory / f"{self.name}-ca.d"
-        folder.mkdir(exist_ok=True)
-        pem = self.ca.cert_pem.bytes()
-        (folder / f"{subject_hash(pem)}.0").write_bytes(pem)
-        return folder
-
-    def leaf(self, *hosts: str) -> trustme.LeafCert:
-        """A certificate for ``hosts`` (default ``127.0.0.1``), issued once."""
-        key = hosts or ("127.0.0.1",)
-        if key not in self._leaves:
-            self._leaves[key] = self.ca.issue_cert(*key)
-        return self._leaves[key]
-
-    def client_files(self, common_name: str = "client") -> Tuple[Path, Path]:
-        """``(cert, key)`` files of a client certificate with this ``CN``."""
-        cert = self.ca.issue_cert(f"{common_name}.example", common_name=common_name)
-        cert_file = self.directory / f"{self.name}-{common_name}.crt"
-        key_file = self.directory / f"{self.name}-{common_name}.key"
-        cert.cert_chain_pems[0].write_to_path(str(cert_file))
-        cert.private_key_pem.write_to_path(str(key_file))
-        return cert_file, key_file
-
-    def server_context(
-        self,
-        *,
-        max_version: ssl.TLSVersion = ssl.TLSVersion.MAXIMUM_SUPPORTED,
-        ciphers: Optional[str] = None,
-        client_ca: Optional[Pki] = None,
-        require_client_cert: bool = False,
-        host: str = "127.0.0.1",
-    ) -> ssl.SSLContext:
-        """A server context for ``host``; ``client_ca`` asks for client certificates."""
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.leaf(host).configure_cert(ctx)
-        ctx.maximum_version = max_version
-        if ciphers is not None:
-            ctx.set_ciphers(ciphers)
-        if client_ca is not None:
-            client_ca.ca.configure_trust(ctx)
-            ctx.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
-        return ctx
-
-    def client_context(self) -> ssl.SSLContext:
-        """A client context trusting only this CA."""
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        self.ca.configure_trust(ctx)
-        return ctx
 
 
 def client_for(
@@ -152,10 +79,15 @@ def closed_port() -> int:
 
 
 class _Server:
-    """Accepts on 127.0.0.1 in a thread; ``handle`` runs in one thread per connection."""
+    """Accepts on 127.0.0.1 in a thread; ``handle`` runs in one thread per connection.
+
+    The accepting thread sleeps in ``select`` on the listener and on a socket pair that
+    :meth:`stop` writes to, so stopping wakes it at once instead of after a poll.
+    """
 
     def __init__(self) -> None:
         self._listener: Optional[socket.socket] = None
+        self._wake: Optional[Tuple[socket.socket, socket.socket]] = None
         self._port = 0
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -172,6 +104,7 @@ class _Server:
     def start(self) -> Any:
         """Bind and start accepting; returns ``self``."""
         self._listener = socket.create_server(("127.0.0.1", 0))
+        self._wake = socket.socketpair()
         self._port = int(self._listener.getsockname()[1])
         self._spawn(self._accept_loop)
         return self
@@ -179,6 +112,9 @@ class _Server:
     def stop(self) -> None:
         """Close the listener and every connection, join the threads (bounded)."""
         self._stopping.set()
+        if self._wake is not None:
+            with contextlib.suppress(OSError):
+                self._wake[1].send(b"\0")
         if self._listener is not None:
             self._listener.close()
         with self._lock:
@@ -188,6 +124,8 @@ class _Server:
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
         for thread in threads:
             thread.join(JOIN)
+        for sock in self._wake or ():
+            sock.close()
 
     def __enter__(self) -> Any:
         return self.start()
@@ -208,11 +146,11 @@ class _Server:
         thread.start()
 
     def _accept_loop(self) -> None:
-        assert self._listener is not None
+        assert self._listener is not None and self._wake is not None
         while not self._stopping.is_set():
             try:
-                ready, _, _ = select.select([self._listener], [], [], 0.05)
-                if not ready:
+                ready, _, _ = select.select([self._listener, self._wake[0]], [], [], IO_TIMEOUT)
+                if self._listener not in ready or self._stopping.is_set():
                     continue
                 sock, _ = self._listener.accept()
             except (OSError, ValueError):  # stop() closed the listener
