@@ -198,7 +198,9 @@ class EmbeddingsResponse(Wire):
         """Summarise: model, number of embeddings and their dimension, usage."""
         first = self.data[0].embedding if self.data else None
         dimension = "base64" if isinstance(first, str) else len(first or ())
-        head = f"EmbeddingsResponse(model={self.model!r}, {len(self.data)} embeddings"
+        count = len(self.data)
+        noun = "embedding" if count == 1 else "embeddings"
+        head = f"EmbeddingsResponse(model={self.model!r}, {count} {noun}"
         return "\n".join([f"{head}, dimension {dimension})", *usage_lines(self.usage)])
 
 

@@ -252,7 +252,12 @@ class RecordingProxy(_Server):
             tls = self._server_tls(sock, self.ssl_context, self.tls_failures)
             if tls is None:
                 return
-            sock, subject = tls, _common_name(tls)
+            with tls:  # the wrapped socket owns the descriptor now: close it when done
+                self._handle_request(tls, _common_name(tls))
+            return
+        self._handle_request(sock, subject)
+
+    def _handle_request(self, sock: socket.socket, subject: Optional[str]) -> None:
         method, target, headers, rest = _read_head(sock)
         with self._lock:
             self.records.append(ProxyRecord(method, target, tuple(headers), subject))

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import re
 import socket
-import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, Optional, Tuple, Type
+from typing import Any, Dict, Iterator, Optional, Tuple, Type
 
 import pytest
+from faultutil import bounded
 
 from passthrough_client import (
     APIConnectionError,
@@ -28,7 +28,6 @@ from passthrough_client import (
 )
 from passthrough_client.testing import FakeUpstream, Reply
 
-WATCHDOG = 15.0
 MODEL = "fake-model"
 
 
@@ -56,26 +55,6 @@ HTML = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></htm
 def head(status_line: bytes, *headers: bytes) -> bytes:
     """A response head: the status line, the header lines, the blank line."""
     return b"\r\n".join((status_line, *headers)) + b"\r\n\r\n"
-
-
-def bounded(fn: Callable[[], Any], seconds: float = WATCHDOG) -> Any:
-    """Run ``fn`` in a daemon thread; fail the test if it does not finish in time."""
-    outcome: Dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = fn()
-        except BaseException as exc:
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=target, daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if worker.is_alive():
-        pytest.fail(f"the call did not return within {seconds} s")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,12 @@ client must answer a normal call. Every call runs in a watchdog thread.
 from __future__ import annotations
 
 import json
-import threading
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Type
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Type
 
 import pytest
+from faultutil import bounded
 
 from passthrough_client import (
     APIConnectionError,
@@ -25,7 +25,6 @@ from passthrough_client import (
 )
 from passthrough_client.testing import FakeUpstream, Reply
 
-WATCHDOG = 15.0
 MODEL = "fake-model"
 DONE = "data: [DONE]\n\n"
 
@@ -45,26 +44,6 @@ def gzipped(*texts: str) -> List[bytes]:
     packer = zlib.compressobj(wbits=31)
     pieces = [packer.compress(t.encode()) + packer.flush(zlib.Z_SYNC_FLUSH) for t in texts]
     return [*pieces, packer.flush()]
-
-
-def bounded(fn: Callable[[], Any], seconds: float = WATCHDOG) -> Any:
-    """Run ``fn`` in a daemon thread; fail the test if it does not finish in time."""
-    outcome: Dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = fn()
-        except BaseException as exc:
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=target, daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if worker.is_alive():
-        pytest.fail(f"the call did not return within {seconds} s")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
 
 
 @dataclass(frozen=True)

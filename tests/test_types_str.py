@@ -44,7 +44,7 @@ def test_completion_str_shows_the_essentials() -> None:
     ("payload", "expected"),
     [
         (EMBEDDINGS, "2 embeddings, dimension 3)\n  usage: 8 prompt = 8 tokens"),
-        (EMBEDDINGS_BASE64, "1 embeddings, dimension base64)"),
+        (EMBEDDINGS_BASE64, "1 embedding, dimension base64)"),
     ],
 )
 def test_embeddings_str_shows_count_and_dimension(payload: Dict[str, Any], expected: str) -> None:
