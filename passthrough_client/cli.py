@@ -29,8 +29,6 @@ import traceback
 from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, TextIO
 
 from ._client import PassthroughClient
-from ._loading import dump_config
-from ._proxy import mask_url
 from ._version import __version__
 from .exceptions import (
     APIConnectionError,
@@ -117,7 +115,8 @@ def describe_error(exc: BaseException) -> tuple[int, str]:
     return code, " ".join(text.split())
 
 
-def _print_json(value: Any, out: TextIO, *, indent: Optional[int] = 2) -> None:
+def print_json(value: Any, out: TextIO, *, indent: Optional[int] = 2) -> None:
+    """Write ``value`` as JSON (non-ASCII kept) and flush."""
     out.write(json.dumps(value, indent=indent, ensure_ascii=False) + "\n")
     out.flush()
 
@@ -139,7 +138,7 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
 def _cmd_models(client: PassthroughClient, args: argparse.Namespace, out: TextIO) -> int:
     models = client.models(provider_data=args.provider_data)
     if args.json:
-        _print_json([m.to_dict() for m in models], out)
+        print_json([m.to_dict() for m in models], out)
     else:
         out.writelines(f"{m.id}\n" for m in models)
     return EXIT_OK
@@ -162,7 +161,7 @@ def _stream_out(
     with stream:
         if args.json:
             for chunk in stream:
-                _print_json(chunk.to_dict(), out, indent=None)
+                print_json(chunk.to_dict(), out, indent=None)
         else:
             _write_tokens((text(c) for c in stream if c.choices), out)
 
@@ -177,7 +176,7 @@ def _cmd_chat(client: PassthroughClient, args: argparse.Namespace, out: TextIO) 
         return EXIT_OK
     reply = client.chat(model=args.model, messages=messages, **_params(args))
     if args.json:
-        _print_json(reply.to_dict(), out)
+        print_json(reply.to_dict(), out)
     else:
         content = reply.choices[0].message.content if reply.choices else None
         out.write(f"{content or ''}\n")
@@ -192,7 +191,7 @@ def _cmd_complete(client: PassthroughClient, args: argparse.Namespace, out: Text
         return EXIT_OK
     reply = client.completions(model=args.model, prompt=prompt, **_params(args))
     if args.json:
-        _print_json(reply.to_dict(), out)
+        print_json(reply.to_dict(), out)
     else:
         out.write(f"{reply.choices[0].text if reply.choices else ''}\n")
     return EXIT_OK
@@ -206,63 +205,18 @@ def _cmd_embed(client: PassthroughClient, args: argparse.Namespace, out: TextIO)
         provider_data=args.provider_data,
     )
     if args.json:
-        _print_json(result.to_dict(), out)
+        print_json(result.to_dict(), out)
     else:
         for item in result.data:
             vector = item.embedding
-            _print_json(vector if isinstance(vector, str) else list(vector), out, indent=None)
+            print_json(vector if isinstance(vector, str) else list(vector), out, indent=None)
     return EXIT_OK
-
-
-def _masked_dump(client: PassthroughClient) -> dict[str, Any]:
-    dumped = dump_config(client.config)
-    if "base_url" in dumped:
-        dumped["base_url"] = mask_url(dumped["base_url"])
-    headers = dumped.get("network", {}).get("headers")
-    if headers:
-        dumped["network"]["headers"] = {k: mask_header(k, v) for k, v in headers.items()}
-    return dumped
-
-
-def _tls_detail(transport: Any) -> str:
-    tls = transport.tls
-    bits = [f"trust {transport.trust}"]
-    bits += [f"min_version {tls.min_version}"] if tls.min_version else []
-    bits += [f"ciphers {':'.join(tls.ciphers)}"] if tls.ciphers else []
-    bits += [f"client certificate {tls.client_cert}"] if tls.client_cert else []
-    return "; ".join(bits)
-
-
-def _proxy_detail(transport: Any, base_url: Optional[str]) -> str:
-    plan, bits = transport.proxy_plan, []
-    if base_url:
-        route = plan.route(base_url)
-        way = f"via {mask_url(route.proxy_url)}" if route.proxy_url else "direct"
-        bits.append(f"{mask_url(base_url)} goes {way} ({route.reason})")
-    for label, entries in (("no_proxy", plan.no_proxy.entries), ("ignored", plan.no_proxy.ignored)):
-        bits += [f"{label} {', '.join(entries)}"] if entries else []
-    return "; ".join(bits) or "no proxy"
-
-
-def _network_lines(client: PassthroughClient) -> list[str]:
-    transport: Any = client._transport  # read-only: the settings in effect and their sources
-    timeout = transport.timeout
-    details = {
-        "tls": _tls_detail(transport),
-        "proxy": _proxy_detail(transport, client.config.base_url),
-        "timeout": f"connect {timeout.connect:g} s, read {timeout.read:g} s",
-        "headers": ", ".join(transport.headers) or "none",
-    }
-    sources: Mapping[str, str] = transport.sources
-    return [f"  {k + ':':<9}{sources.get(k, 'default'):<12} {v}" for k, v in details.items()]
 
 
 def _cmd_config(client: PassthroughClient, args: argparse.Namespace, out: TextIO) -> int:
-    out.write(f"configuration: {source_of(args.config)} (valid; secrets masked)\n")
-    _print_json(_masked_dump(client), out)
-    out.write("network settings (setting, source, value in effect):\n")
-    out.writelines(line.rstrip() + "\n" for line in _network_lines(client))
-    return EXIT_OK
+    from ._cli_config import print_config
+
+    return print_config(client, source_of(args.config), out)
 
 
 _COMMANDS: dict[str, Callable[[PassthroughClient, argparse.Namespace, TextIO], int]] = {
