@@ -174,12 +174,14 @@ def _check_url(url: str) -> str:
 
 
 def _special(data: Mapping[str, Any], key: str, check: Callable[[str], str]) -> Optional[str]:
-    """Read one of the always-read string keys; ``None`` when absent or null."""
+    """Read one of the always-read keys; ``None`` when absent or null.
+
+    Rendered like any forwarded value (DESIGN §4): strings as they are, numbers and
+    booleans in JSON spelling; a nested value is an error.
+    """
     value = data.get(key)
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise _error(key, "value must be a string")
     return check(header_value(key, value))
 
 

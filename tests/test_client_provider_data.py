@@ -211,7 +211,7 @@ SECRET = "tok-SECRET-VALUE"
         ({"tenant": [SECRET]}, "tenant"),
         ({"token": SECRET + "\n"}, "token"),
         ({"passthrough_api_key": SECRET + "\n"}, "passthrough_api_key"),
-        ({"passthrough_api_key": 12345}, "passthrough_api_key"),
+        ({"passthrough_api_key": [SECRET]}, "passthrough_api_key"),
         ({"passthrough_url": "ftp://" + SECRET}, "passthrough_url"),
     ],
 )

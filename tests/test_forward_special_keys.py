@@ -62,12 +62,12 @@ def test_passthrough_url_rejections_name_the_key_not_the_value(url: Any) -> None
     assert_hides(info.value, CANARY)
 
 
-BAD_KEYS = [42, True, {"k": CANARY}, f"{CANARY}\n", f"{CANARY}\u0100", f" {CANARY}"]
+BAD_KEYS = [{"k": CANARY}, [CANARY], f"{CANARY}\n", f"{CANARY}\u0100", f" {CANARY}"]
 
 
 @pytest.mark.parametrize("key", BAD_KEYS)
 def test_passthrough_api_key_rejections_name_the_key_not_the_value(key: Any) -> None:
-    """A passthrough_api_key must be a forwardable string; errors hide it."""
+    """A passthrough_api_key must be a forwardable value; errors hide it."""
     with pytest.raises(ProviderDataError) as info:
         resolve_provider_data({"passthrough_api_key": key}, None)
     assert info.value.key == "passthrough_api_key"
@@ -80,3 +80,9 @@ def test_passthrough_url_with_credentials_is_refused() -> None:
     with pytest.raises(ProviderDataError) as caught:
         resolve_provider_data(data, None)
     assert (caught.value.key, CANARY in str(caught.value)) == ("passthrough_url", False)
+
+
+@pytest.mark.parametrize(("value", "expected"), [(12345, "12345"), (True, "true"), (1.5, "1.5")])
+def test_passthrough_api_key_numbers_use_json_spelling(value: Any, expected: str) -> None:
+    """Like every forwarded value, a number or boolean key is used in its JSON spelling."""
+    assert resolve_provider_data({"passthrough_api_key": value}, None).api_key == expected
