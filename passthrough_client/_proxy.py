@@ -189,6 +189,11 @@ class ProxyPlan:
         return self._source
 
     @property
+    def proxy_urls(self) -> tuple[str, ...]:
+        """Every proxy URL this plan may route through (none: always direct)."""
+        return tuple(r.proxy_url for r in self._proxied.values() if r.proxy_url)
+
+    @property
     def no_proxy(self) -> NoProxy:
         """The bypass matcher (its ``ignored`` lists malformed entries)."""
         return self._no_proxy

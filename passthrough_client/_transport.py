@@ -176,7 +176,12 @@ class Transport:
         base = (tls.verify, tls.min_version, ciphers, tls.client_cert, tls.client_key, keylog)
         direct = _service_context((*base, None, stamp))
         proxied = _service_context((*base, cacert, stamp)) if cacert is not None else direct
-        proxy_ctx = _proxy_context((cacert, tls.min_version, ciphers, keylog, stamp))
+        https_proxy = any(u.lower().startswith("https:") for u in self.proxy_plan.proxy_urls)
+        proxy_ctx = (  # only an HTTPS proxy needs one: skip loading a trust store otherwise
+            _proxy_context((cacert, tls.min_version, ciphers, keylog, stamp))
+            if https_proxy
+            else None
+        )
         adapter = PassthroughAdapter(
             ssl_context=direct,
             proxied_ssl_context=proxied,

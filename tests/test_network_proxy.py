@@ -244,7 +244,9 @@ def test_contexts_serve_many_requests_unchanged(
     client = client_for(secure.url, tls=tls, proxy=section)
     adapter = client.session.get_adapter("https://")
     used = adapter.proxied_ssl_context if proxied else adapter.ssl_context
-    contexts = [adapter.ssl_context, adapter.proxied_ssl_context, adapter.proxy_ssl_context]
+    # a plain-HTTP proxy needs no context for the proxy hop: only the two service ones
+    contexts = [adapter.ssl_context, adapter.proxied_ssl_context]
+    assert adapter.proxy_ssl_context is None
     before = [snapshot(c) for c in contexts]
     handshakes = used.session_stats()["connect"]
     for _ in range(20):
@@ -252,7 +254,7 @@ def test_contexts_serve_many_requests_unchanged(
         client.session.close()  # a new connection, so a new handshake, every time
     assert used.session_stats()["connect"] - handshakes == 20
     assert before == [snapshot(c) for c in contexts]
-    assert contexts == [adapter.ssl_context, adapter.proxied_ssl_context, adapter.proxy_ssl_context]
+    assert contexts == [adapter.ssl_context, adapter.proxied_ssl_context]
 
 
 def test_two_clients_with_one_configuration_share_the_contexts(
@@ -296,3 +298,11 @@ def test_dead_proxy_is_explained(upstream: FakeUpstream) -> None:
     with pytest.raises(APIConnectionError, match=r"could not reach proxy .* connection refused"):
         client_for(upstream.url, proxy={"url": dead}).models()
     assert upstream.requests == []
+
+
+def test_only_an_https_proxy_gets_a_proxy_hop_context(proxy: RecordingProxy) -> None:
+    """The proxy-hop context (a trust store load) is built only when a proxy is HTTPS."""
+    plain = client_for("http://127.0.0.1:9", proxy={"url": proxy.url()})
+    tls_proxy = client_for("http://127.0.0.1:9", proxy={"url": "https://127.0.0.1:9"})
+    hops = [c.session.get_adapter("https://").proxy_ssl_context for c in (plain, tls_proxy)]
+    assert [h is None for h in hops] == [True, False]
