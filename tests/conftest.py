@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterator
 
 import pytest
+from netutil import Pki as NetPki
+from netutil import RecordingProxy
 from tlsutil import Pki
 
 from passthrough_client.testing import FakeUpstream
@@ -46,3 +49,44 @@ def fixture_upstream() -> Iterator[FakeUpstream]:
 def fixture_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     """CAs, certificates and PEM files for the ``_tls`` tests, made once per module."""
     return Pki(tmp_path_factory.mktemp("pki"))
+
+
+# --- the network suites (tests/test_network_*.py): certificate authorities and servers
+
+
+@pytest.fixture(name="pki_dir", scope="module")
+def fixture_pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder for one module's certificate files."""
+    return tmp_path_factory.mktemp("pki")
+
+
+@pytest.fixture(name="origin", scope="module")
+def fixture_origin(pki_dir: Path) -> NetPki:
+    """The CA that signs the service's certificate."""
+    return NetPki(pki_dir, "origin")
+
+
+@pytest.fixture(name="stranger", scope="module")
+def fixture_stranger(pki_dir: Path) -> NetPki:
+    """A CA nobody trusts."""
+    return NetPki(pki_dir, "stranger")
+
+
+@pytest.fixture(name="proxy_pki", scope="module")
+def fixture_proxy_pki(pki_dir: Path) -> NetPki:
+    """The CA of an HTTPS or intercepting proxy."""
+    return NetPki(pki_dir, "proxy")
+
+
+@pytest.fixture(name="proxy")
+def fixture_proxy() -> Iterator[RecordingProxy]:
+    """A recording CONNECT/forwarding proxy on 127.0.0.1."""
+    with RecordingProxy() as proxy:
+        yield proxy
+
+
+@pytest.fixture(name="secure")
+def fixture_secure(origin: NetPki) -> Iterator[FakeUpstream]:
+    """A FakeUpstream serving TLS with a certificate from ``origin``."""
+    with FakeUpstream(ssl_context=origin.server_context()) as upstream:
+        yield upstream

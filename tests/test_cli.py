@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, List, Optional
 
 import pytest
 import trustme
@@ -41,12 +41,6 @@ def run_cli(*args: str, env: Optional[Dict[str, str]] = None) -> subprocess.Comp
         text=True,
         timeout=TIMEOUT,
     )
-
-
-@pytest.fixture(name="upstream")
-def fixture_upstream() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as upstream:
-        yield upstream
 
 
 @pytest.fixture(name="service")

@@ -145,12 +145,6 @@ def server_context(ca: trustme.CA) -> ssl.SSLContext:
     return ctx
 
 
-@pytest.fixture(name="upstream")
-def fixture_upstream() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as upstream:
-        yield upstream
-
-
 @pytest.fixture(name="tls_upstream")
 def fixture_tls_upstream(ca: trustme.CA) -> Iterator[FakeUpstream]:
     with FakeUpstream(ssl_context=server_context(ca)) as upstream:

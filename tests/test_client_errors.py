@@ -30,13 +30,6 @@ from passthrough_client.testing import FakeUpstream, Reply
 MESSAGES = [{"role": "user", "content": "hi"}]
 
 
-@pytest.fixture(name="upstream")
-def fixture_upstream() -> Iterator[FakeUpstream]:
-    """A fake service for one test."""
-    with FakeUpstream() as upstream:
-        yield upstream
-
-
 @pytest.fixture(name="client")
 def fixture_client(upstream: FakeUpstream) -> Iterator[PassthroughClient]:
     """A client of the fake service, without retries."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import pytest
 
@@ -18,13 +18,6 @@ from passthrough_client.testing import FakeUpstream, RecordedHeaders
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 FORWARD = {"tenant": "X-Tenant", "token": "Authorization"}
-
-
-@pytest.fixture(name="upstream")
-def fixture_upstream() -> Iterator[FakeUpstream]:
-    """A fake service for one test."""
-    with FakeUpstream() as upstream:
-        yield upstream
 
 
 def _client(upstream: Optional[FakeUpstream] = None, **config: Any) -> PassthroughClient:

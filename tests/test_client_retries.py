@@ -25,13 +25,6 @@ FAST = {"retry-after-ms": "1"}
 LOGGER = "passthrough_client"
 
 
-@pytest.fixture(name="upstream")
-def fixture_upstream() -> Iterator[FakeUpstream]:
-    """A fake service for one test."""
-    with FakeUpstream() as upstream:
-        yield upstream
-
-
 @pytest.fixture(name="client")
 def fixture_client(upstream: FakeUpstream) -> Iterator[PassthroughClient]:
     """A client of the fake service with the default two retries."""

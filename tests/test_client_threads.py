@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 
@@ -14,13 +14,6 @@ THREADS = 16
 CALLS = 50
 MESSAGES = [{"role": "user", "content": "hi"}]
 FORWARD = {"tenant": "X-Tenant"}
-
-
-@pytest.fixture(name="upstream")
-def fixture_upstream() -> Iterator[FakeUpstream]:
-    """A fake service for one test."""
-    with FakeUpstream() as upstream:
-        yield upstream
 
 
 def _run_threads(count: int, target: Callable[[int], None]) -> list[BaseException]:

@@ -86,12 +86,6 @@ def run_python(*args: str, env: Dict[str, str]) -> subprocess.CompletedProcess[s
     )
 
 
-@pytest.fixture(name="upstream")
-def fixture_upstream() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as upstream:
-        yield upstream
-
-
 # ------------------------------------------------------------------ scripts
 
 

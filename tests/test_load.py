@@ -43,12 +43,6 @@ def settles(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
     return True
 
 
-@pytest.fixture(name="upstream")
-def fixture_upstream() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as upstream:
-        yield upstream
-
-
 class Worker:
     """One thread's share of the load: plain and streamed calls, each tagged with a tenant."""
 

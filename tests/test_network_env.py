@@ -18,39 +18,6 @@ from passthrough_client.testing import FakeUpstream
 CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
 
 
-@pytest.fixture(name="pki_dir", scope="module")
-def fixture_pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("pki")
-
-
-@pytest.fixture(name="origin", scope="module")
-def fixture_origin(pki_dir: Path) -> Pki:
-    return Pki(pki_dir, "origin")
-
-
-@pytest.fixture(name="stranger", scope="module")
-def fixture_stranger(pki_dir: Path) -> Pki:
-    return Pki(pki_dir, "stranger")
-
-
-@pytest.fixture(name="proxy")
-def fixture_proxy() -> Iterator[RecordingProxy]:
-    with RecordingProxy() as proxy:
-        yield proxy
-
-
-@pytest.fixture(name="upstream")
-def fixture_upstream() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as upstream:
-        yield upstream
-
-
-@pytest.fixture(name="secure")
-def fixture_secure(origin: Pki) -> Iterator[FakeUpstream]:
-    with FakeUpstream(ssl_context=origin.server_context()) as upstream:
-        yield upstream
-
-
 def hostile(tmp_path: Path) -> Dict[str, str]:
     """Variables that would break every request if they were obeyed."""
     dead = f"http://127.0.0.1:{closed_port()}"

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import logging
 import ssl
-from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, List
 
 import pytest
 from netutil import Pki, RecordingProxy, SilentServer, client_for, closed_port
@@ -22,27 +21,6 @@ from passthrough_client.testing import FakeUpstream, Reply
 
 TLS12 = ssl.TLSVersion.TLSv1_2
 FAST = 0.3  # seconds: a connect or read timeout that the tests let expire
-
-
-@pytest.fixture(name="pki_dir", scope="module")
-def fixture_pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("pki")
-
-
-@pytest.fixture(name="origin", scope="module")
-def fixture_origin(pki_dir: Path) -> Pki:
-    return Pki(pki_dir, "origin")
-
-
-@pytest.fixture(name="stranger", scope="module")
-def fixture_stranger(pki_dir: Path) -> Pki:
-    return Pki(pki_dir, "stranger")
-
-
-@pytest.fixture(name="upstream")
-def fixture_upstream() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as upstream:
-        yield upstream
 
 
 def retries_logged(caplog: pytest.LogCaptureFixture) -> List[str]:

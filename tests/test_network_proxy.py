@@ -21,39 +21,6 @@ PASSWORD = "s3cr@t:pw"
 CREDENTIALS = "bob:s3cr%40t%3Apw"  # as written in the URL (percent-encoded)
 
 
-@pytest.fixture(name="pki_dir", scope="module")
-def fixture_pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("pki")
-
-
-@pytest.fixture(name="origin", scope="module")
-def fixture_origin(pki_dir: Path) -> Pki:
-    return Pki(pki_dir, "origin")
-
-
-@pytest.fixture(name="proxy_pki", scope="module")
-def fixture_proxy_pki(pki_dir: Path) -> Pki:
-    return Pki(pki_dir, "proxy")
-
-
-@pytest.fixture(name="proxy")
-def fixture_proxy() -> Iterator[RecordingProxy]:
-    with RecordingProxy() as proxy:
-        yield proxy
-
-
-@pytest.fixture(name="upstream")
-def fixture_upstream() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as upstream:
-        yield upstream
-
-
-@pytest.fixture(name="secure")
-def fixture_secure(origin: Pki) -> Iterator[FakeUpstream]:
-    with FakeUpstream(ssl_context=origin.server_context()) as upstream:
-        yield upstream
-
-
 def targets(proxy: RecordingProxy) -> List[str]:
     return [f"{r.method} {r.target}" for r in proxy.records]
 

@@ -15,12 +15,6 @@ CHAT = "/v1/chat/completions"
 MESSAGES = [{"role": "user", "content": "hello there"}]
 
 
-@pytest.fixture(name="upstream")
-def fixture_upstream() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as upstream:
-        yield upstream
-
-
 @pytest.fixture(name="other")
 def fixture_other() -> Iterator[FakeUpstream]:
     """A second origin that must never receive anything."""

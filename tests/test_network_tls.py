@@ -40,26 +40,6 @@ def route_to_service(kind: str, proxy_pki: Pki, client_ca: Optional[Pki]) -> Ite
         yield proxy, section
 
 
-@pytest.fixture(name="pki_dir", scope="module")
-def fixture_pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("pki")
-
-
-@pytest.fixture(name="origin", scope="module")
-def fixture_origin(pki_dir: Path) -> Pki:
-    return Pki(pki_dir, "origin")
-
-
-@pytest.fixture(name="proxy_pki", scope="module")
-def fixture_proxy_pki(pki_dir: Path) -> Pki:
-    return Pki(pki_dir, "proxy")
-
-
-@pytest.fixture(name="stranger", scope="module")
-def fixture_stranger(pki_dir: Path) -> Pki:
-    return Pki(pki_dir, "stranger")
-
-
 @pytest.fixture(name="route", params=ROUTES)
 def fixture_route(request: Any, proxy_pki: Pki, origin: Pki) -> Iterator[Route]:
     with route_to_service(request.param, proxy_pki, client_ca=origin) as route:

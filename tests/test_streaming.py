@@ -17,12 +17,6 @@ MESSAGES = [{"role": "user", "content": "the quick brown fox"}]
 TIMEOUT = 5.0
 
 
-@pytest.fixture(name="upstream")
-def fixture_upstream() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as upstream:
-        yield upstream
-
-
 @pytest.fixture(name="client")
 def fixture_client(upstream: FakeUpstream) -> Iterator[PassthroughClient]:
     with PassthroughClient(base_url=upstream.url, environ={}) as client:

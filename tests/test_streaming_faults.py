@@ -33,12 +33,6 @@ DONE = "data: [DONE]\n\n"
 TIMEOUT = 5.0
 
 
-@pytest.fixture(name="upstream")
-def fixture_upstream() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as upstream:
-        yield upstream
-
-
 @pytest.fixture(name="client")
 def fixture_client(upstream: FakeUpstream) -> Iterator[PassthroughClient]:
     with PassthroughClient(base_url=upstream.url, environ={}) as client:
