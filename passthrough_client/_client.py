@@ -15,7 +15,7 @@ from ._request import RequestBuilder, encode_body, merge_body
 from ._responses import decode_json, snippet
 from ._send import Deadline, Sender, TimeoutArg
 from ._streaming import Stream
-from ._transport import Outgoing, Transport
+from ._transport import Outgoing, Transport, environment_snapshot
 from .config import PassthroughConfig, Secret
 from .exceptions import ConfigError, InvalidResponseError, ModelNotAllowedError
 from .types import ChatCompletion, ChatCompletionChunk, Completion, EmbeddingsResponse, Model
@@ -92,6 +92,12 @@ def _check_options(max_retries: Any, pool_maxsize: Any, refresh_interval: Any) -
         raise ConfigError(problems)
 
 
+def _unpickle_client(
+    config: PassthroughConfig, options: dict[str, Any], environ: dict[str, str]
+) -> PassthroughClient:
+    return PassthroughClient(config, environ=environ, **options)
+
+
 class PassthroughClient:
     """A synchronous client for an OpenAI-compatible inference service.
 
@@ -117,6 +123,14 @@ class PassthroughClient:
     ) -> None:
         env = os.environ if environ is None else environ
         _check_options(max_retries, pool_maxsize, refresh_interval)
+        # Every constructor option, in one place: pickling rebuilds the client from
+        # these (a new option only needs adding here to travel with the client).
+        self._options: dict[str, Any] = {
+            "max_retries": max_retries,
+            "pool_maxsize": pool_maxsize,
+            "refresh_interval": refresh_interval,
+        }
+        self._environ = environment_snapshot(env)
         self.config = _resolve_config(config, base_url, api_key, env)
         self._transport = Transport(self.config, environ=env, pool_maxsize=pool_maxsize)
         self._requests = RequestBuilder(self.config, self._transport.headers)
@@ -131,6 +145,15 @@ class PassthroughClient:
         base = (self.config.base_url or "(from provider data)").split("?", 1)[0]
         key = "set" if self.config.api_key else "none"
         return f"<PassthroughClient base_url={base!r} api_key={key}>"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as configuration, options and the environment read at construction.
+
+        The copy (in a ``spawn`` pool or a Dask worker) resolves the same settings
+        without reading that process's environment, and opens its own connections.
+        The configuration's secrets travel inside the pickle.
+        """
+        return (_unpickle_client, (self.config, dict(self._options), dict(self._environ)))
 
     def __enter__(self) -> PassthroughClient:
         return self

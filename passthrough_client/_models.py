@@ -7,6 +7,7 @@ import threading
 import time
 from typing import Callable, Optional, Sequence
 
+from ._fork import track
 from .exceptions import PassthroughError
 from .types import Model
 
@@ -31,6 +32,12 @@ class ModelCache:
         self._lock = threading.Lock()
         self._models: Optional[Sequence[Model]] = None
         self._fetched_at = 0.0
+        track(self)
+
+    def after_fork(self) -> None:
+        """In a forked child: a new lock (another parent thread may have held the old
+        one at the fork, and nothing in the child would ever release it)."""
+        self._lock = threading.Lock()
 
     def get(self, fetch: Callable[[], Sequence[Model]], *, force: bool) -> Sequence[Model]:
         """The cached list, fetching it first when needed (``force``: always fetch)."""

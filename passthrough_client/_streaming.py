@@ -123,6 +123,12 @@ class Stream(Generic[T]):
             else:
                 self._read()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        raise TypeError(
+            "a Stream cannot be pickled: it reads from an open connection of this "
+            "process; collect() it (or pickle its chunks) and send the result instead"
+        )
+
     def __enter__(self) -> Stream[T]:
         return self
 

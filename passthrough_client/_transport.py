@@ -24,19 +24,32 @@ from urllib3.exceptions import LocationValueError
 
 from ._adapter import PassthroughAdapter
 from ._errors import Route, is_stale, translate
+from ._fork import track
 from ._proxy import ProxyPlan, mask_url
 from ._tls import build_proxy_ssl_context, build_ssl_context, describe_trust
 from ._version import __version__
 from .config import NetworkConfig, PassthroughConfig, TimeoutConfig, TLSConfig
 from .exceptions import APIConnectionError, APIStatusError, ConfigError
 
-__all__ = ["DEFAULT_TIMEOUT", "USER_AGENT", "Outgoing", "Timeout", "Transport", "origin_of"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "USER_AGENT",
+    "Outgoing",
+    "Timeout",
+    "Transport",
+    "environment_snapshot",
+    "origin_of",
+]
 
 DEFAULT_CONNECT = 10.0
 DEFAULT_READ = 600.0
 MAX_REDIRECTS = 5
 USER_AGENT = f"passthrough-client/{__version__}"
 _CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+# Every variable Transport reads (proxy names in any letter case): a pickled client
+# carries exactly these, so its copy resolves the same settings in another process.
+_ENV_EXACT = frozenset((*_CA_VARIABLES, "SSLKEYLOGFILE", "REQUEST_METHOD"))
+_ENV_ANY_CASE = frozenset(("http_proxy", "https_proxy", "all_proxy", "no_proxy"))
 
 
 @attrs.frozen
@@ -165,6 +178,26 @@ class Transport:
             errors = [e.replace("network.tls.verify", variable) for e in exc.errors]
             raise ConfigError(errors) from None
         self._adapter: PassthroughAdapter = self.session.get_adapter("https://")  # type: ignore[assignment]
+        self._pid = os.getpid()
+        track(self)
+
+    def after_fork(self) -> None:
+        """In a forked child: new, empty pools; the inherited ones are dropped unused.
+
+        The inherited connections are not closed here (``shutdown()`` would end the
+        parent's connection too); once unreferenced, urllib3 closes only the child's
+        descriptors. The TLS contexts are kept: they hold settings, not connections.
+        """
+        if self._pid == os.getpid():
+            return
+        self._pid = os.getpid()
+        # The same re-initialisation as requests' own HTTPAdapter.__setstate__, with
+        # the pool sizes it stored (attributes of every requests version we support).
+        adapter: Any = self._adapter
+        adapter.proxy_manager = {}
+        adapter.init_poolmanager(
+            adapter._pool_connections, adapter._pool_maxsize, block=adapter._pool_block
+        )
 
     def _build_session(
         self, tls: TLSConfig, cacert: Optional[Path], keylog: Optional[str], pool_maxsize: int
@@ -239,6 +272,8 @@ class Transport:
         return target
 
     def _send_once(self, outgoing: Outgoing, timeout: Timeout, stream: bool) -> requests.Response:
+        if self._pid != os.getpid():  # forked without the at-fork hook (a C-level fork)
+            self.after_fork()
         url = outgoing.url
         try:
             request = _prepare(outgoing)
@@ -288,6 +323,11 @@ def _invalid_url(url: str) -> APIConnectionError:
     return APIConnectionError(
         f"cannot send to {mask_url(url.split('?', 1)[0])}: not a valid URL (host {host!r})"
     )
+
+
+def environment_snapshot(environ: Mapping[str, str]) -> dict[str, str]:
+    """The part of ``environ`` a :class:`Transport` reads (for pickling a client)."""
+    return {k: v for k, v in environ.items() if k in _ENV_EXACT or k.lower() in _ENV_ANY_CASE}
 
 
 def _env_source(variable: Optional[str]) -> str:

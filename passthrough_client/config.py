@@ -12,6 +12,7 @@ read-only. Paths are expanded (``~``), made absolute and must exist.
 from __future__ import annotations
 
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal, Mapping, Optional, Tuple, Union
 
 import attrs
@@ -53,12 +54,34 @@ __all__ = [
 TLS_VERSIONS = ("TLSv1.2", "TLSv1.3")
 
 
+# ---------------------------------------------------------------- pickling
+
+
+def _from_fields(cls: Any, fields: dict[str, Any]) -> Any:
+    return cls(**fields)
+
+
+def _reduce(obj: Any) -> tuple[Any, ...]:
+    """Pickle a config object as its constructor keywords.
+
+    The read-only mappings (``MappingProxyType``) do not pickle, so they travel as
+    plain dicts; the constructor makes them read-only again and re-validates.
+    """
+    fields = {}
+    for field in attrs.fields(type(obj)):
+        value = getattr(obj, field.name)
+        fields[field.name] = dict(value) if isinstance(value, MappingProxyType) else value
+    return (_from_fields, (type(obj), fields))
+
+
 # ---------------------------------------------------------------- classes
 
 
 @attrs.frozen(kw_only=True)
 class TLSConfig:
     """TLS settings for connections to the inference service (``network.tls``)."""
+
+    __reduce__ = _reduce
 
     verify: Union[bool, Path] = True
     min_version: Optional[Literal["TLSv1.2", "TLSv1.3"]] = None
@@ -110,6 +133,8 @@ class TLSConfig:
 class ProxyConfig:
     """Proxy settings (``network.proxy``); credentials in URLs are masked in ``repr``."""
 
+    __reduce__ = _reduce
+
     url: Optional[str] = attrs.field(default=None, repr=masked_url)
     http: Optional[str] = attrs.field(default=None, repr=masked_url)
     https: Optional[str] = attrs.field(default=None, repr=masked_url)
@@ -142,6 +167,8 @@ class TimeoutConfig:
     ``None`` parts take the client's defaults: connect 10 s, read 600 s.
     """
 
+    __reduce__ = _reduce
+
     connect: Optional[float] = attrs.field(default=None, converter=to_float)
     read: Optional[float] = attrs.field(default=None, converter=to_float)
 
@@ -168,6 +195,8 @@ def _section_key(value: Any) -> Any:
 @attrs.frozen(kw_only=True)
 class NetworkConfig:
     """TLS, proxy, timeout and header settings (``network``)."""
+
+    __reduce__ = _reduce
 
     tls: Optional[TLSConfig] = attrs.field(default=None, eq=_section_key)
     proxy: Optional[ProxyConfig] = attrs.field(default=None, eq=_section_key)
@@ -199,6 +228,8 @@ class PassthroughConfig:
     Build it directly, or with :func:`passthrough_client.load_config` from a mapping,
     a YAML/JSON file or a Llama Stack run configuration.
     """
+
+    __reduce__ = _reduce
 
     allowed_models: Optional[Tuple[str, ...]] = attrs.field(default=None, converter=to_tuple)
     refresh_models: bool = False
