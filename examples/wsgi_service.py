@@ -13,6 +13,16 @@ Run::
     curl -s localhost:8080/ask -H 'X-LlamaStack-Provider-Data: {"tenant_id": "acme"}' \\
          -d '{"model": "fake-model", "prompt": "Hello"}'
 
+Under a pre-forking server such as gunicorn, keep one module-level client: it is
+fork-safe (each worker opens its own connections), also with ``--preload``::
+
+    # myservice.py
+    import wsgi_service
+    client = PassthroughClient(wsgi_service.CONFIG)
+    app = wsgi_service.make_app(client)
+
+    # gunicorn --preload -w 4 myservice:app
+
 ``POST /ask`` takes ``{"prompt": ..., "model": ...}`` (``model`` defaults to
 ``PASSTHROUGH_MODEL``) and answers ``{"answer": ...}``; errors are JSON too:
 400 for bad input, 502 when the inference service fails.
