@@ -11,6 +11,7 @@ import traceback
 from typing import Callable, List, Optional, Tuple
 
 import pytest
+from netutil import Pki
 
 from passthrough_client import PassthroughClient
 from passthrough_client.testing import FakeUpstream, RecordedRequest, Reply
@@ -102,6 +103,22 @@ def test_os_fork_child_and_parent_use_their_own_connections(
     assert len(by_side(requests, "child")) == CALLS
     assert {r.connection_id for r in by_side(requests, "parent")} == {pooled}
     assert pooled not in {r.connection_id for r in by_side(requests, "child")}
+
+
+def test_os_fork_keeps_the_parents_tls_connection_working(
+    secure: FakeUpstream, origin: Pki
+) -> None:
+    """Over TLS: the child's calls use its own TLS connection, and dropping the inherited
+    one in the child does not end the parent's TLS session on it."""
+    config = {"base_url": secure.url, "network": {"tls": {"verify": str(origin.ca_file)}}}
+    client = PassthroughClient(config, max_retries=0)
+    assert ask(client, "parent-warm-up") == "parent-warm-up"
+    pid = run_in_child(lambda: ask_many(client, "child"))
+    assert wait_for_child(pid) == 0
+    ask_many(client, "parent")
+    pooled = parent_connection(secure)
+    assert {r.connection_id for r in by_side(secure.requests, "parent")} == {pooled}
+    assert pooled not in {r.connection_id for r in by_side(secure.requests, "child")}
 
 
 # Pool workers find the client here: with the "fork" start method it is inherited.
