@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import pickle
 import time
 from pathlib import Path
@@ -130,19 +131,22 @@ def test_client_copy_keeps_refresh_interval(upstream: FakeUpstream) -> None:
 
 
 def test_client_copy_keeps_every_constructor_option(config: Dict[str, Any]) -> None:
-    """Every option given to the constructor is in the copy (pool_maxsize included)."""
+    """The options given to the constructor are in the copy (pool_maxsize included)."""
     client = PassthroughClient(
         config, environ={}, max_retries=5, pool_maxsize=3, refresh_interval=7.0
     )
-    assert (
-        round_trip(client)._options
-        == client._options
-        == {
-            "max_retries": 5,
-            "pool_maxsize": 3,
-            "refresh_interval": 7.0,
-        }
-    )
+    copy = round_trip(client)
+    assert copy._options == client._options
+    assert tuple(
+        copy._options[name] for name in ("max_retries", "pool_maxsize", "refresh_interval")
+    ) == (5, 3, 7.0)
+
+
+def test_every_constructor_option_is_remembered_for_pickling(config: Dict[str, Any]) -> None:
+    """A keyword added to PassthroughClient() must be added to the options that pickle."""
+    keywords = inspect.signature(PassthroughClient).parameters
+    expected = set(keywords) - {"config", "base_url", "api_key", "environ"}
+    assert expected == set(PassthroughClient(config, environ={})._options)
 
 
 def test_client_copy_opens_its_own_connections(
