@@ -5,9 +5,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import traceback
+from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
 import pytest
@@ -166,3 +169,18 @@ def test_model_cache_lock_held_at_fork_is_not_inherited(upstream: FakeUpstream) 
     assert wait_for_child(pid, timeout=6.0) == 0
     fetching.join(timeout=5)
     assert [m.id for m in client.models()] == ["slow"]
+
+
+def test_the_fork_hook_is_registered_at_the_first_client_not_at_import() -> None:
+    """Importing the package registers nothing; the first client registers the hook."""
+    code = (
+        "import passthrough_client, passthrough_client._fork as fork\n"
+        "before = fork._registered\n"
+        "passthrough_client.PassthroughClient(base_url='http://127.0.0.1:9', environ={})\n"
+        "print(before, fork._registered)\n"
+    )
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(Path(__file__).parents[1])}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert result.stdout.split() == ["False", "True"], result.stderr
