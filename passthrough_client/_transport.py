@@ -15,7 +15,7 @@ import os
 import ssl
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import attrs
 import requests
@@ -25,6 +25,7 @@ from urllib3.exceptions import LocationValueError
 from ._adapter import PassthroughAdapter
 from ._errors import Route, is_stale, translate
 from ._proxy import ProxyPlan, mask_url
+from ._redirect import origin_of, redirect_target
 from ._tls import build_proxy_ssl_context, build_ssl_context, describe_trust
 from ._version import __version__
 from .config import NetworkConfig, PassthroughConfig, TimeoutConfig, TLSConfig
@@ -59,14 +60,6 @@ class Timeout:
 
 
 DEFAULT_TIMEOUT = Timeout(DEFAULT_CONNECT, DEFAULT_READ)
-
-
-def origin_of(url: str) -> tuple[str, str, int]:
-    """``(scheme, host, port)`` with default ports filled in, for same-origin checks."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    port = parts.port or (443 if scheme == "https" else 80)
-    return scheme, (parts.hostname or "").lower(), port
 
 
 def _mtime(path: Optional[Path]) -> float:
@@ -211,18 +204,16 @@ class Transport:
         Raises :class:`APIConnectionError` (or :class:`APITimeoutError`) for transport
         failures and :class:`APIStatusError` for a redirect that is not followed.
         """
-        start_origin = origin_of(outgoing.url)
         for _ in range(MAX_REDIRECTS + 1):
             response = self._send_once(outgoing, timeout, stream)
             if response.status_code not in (301, 302, 303, 307, 308):
                 return response
-            target = self._redirect_target(response, outgoing.url, start_origin)
-            outgoing = attrs.evolve(outgoing, url=target)
+            outgoing = attrs.evolve(outgoing, url=self._redirect_target(response, outgoing.url))
         raise _redirect_error(response, f"more than {MAX_REDIRECTS} redirects")
 
-    def _redirect_target(
-        self, response: requests.Response, url: str, origin: tuple[str, str, int]
-    ) -> str:
+    def _redirect_target(self, response: requests.Response, url: str) -> str:
+        """The URL to follow a redirect to: the same origin as ``url`` (which has the
+        start's origin), judged as the connection will be made; raises otherwise."""
         location = response.headers.get("location")
         _discard(response)
         if response.status_code not in (307, 308):
@@ -230,12 +221,13 @@ class Transport:
         if not location:
             raise _redirect_error(response, "redirect without a Location header")
         try:
-            target = urljoin(url, location)
-            same = origin_of(target) == origin
-        except ValueError:  # a bad port or brackets in the Location
+            target, problem = redirect_target(url, location)
+        except ValueError:  # a bad port, brackets or an invalid host in the Location
             raise _redirect_error(response, "redirect to an invalid URL") from None
-        if not same:
-            raise _redirect_error(response, "redirect to another origin is not followed")
+        if problem is not None:
+            raise _redirect_error(
+                response, f"redirect to another origin is not followed ({problem})"
+            )
         return target
 
     def _send_once(self, outgoing: Outgoing, timeout: Timeout, stream: bool) -> requests.Response:
@@ -312,9 +304,15 @@ def _discard(response: requests.Response) -> None:
 
 def _redirect_error(response: requests.Response, why: str) -> APIStatusError:
     location = response.headers.get("location") or ""
-    target = mask_url(location) if location else "nowhere"
+    target = _shown_location(location) if location else "nowhere"
     return APIStatusError(
         f"{why} (HTTP {response.status_code} to {target})",
         status_code=response.status_code,
         request_id=response.headers.get("x-request-id"),
     )
+
+
+def _shown_location(location: str) -> str:
+    """A ``Location`` for a message: password masked, control characters escaped, cut."""
+    shown = repr(mask_url(location))[1:-1]
+    return shown if len(shown) <= 200 else shown[:197] + "..."
