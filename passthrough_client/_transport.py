@@ -24,6 +24,7 @@ from urllib3.exceptions import LocationValueError
 
 from ._adapter import PassthroughAdapter
 from ._errors import Route, is_stale, translate
+from ._mask import NO_MASK, Masker, proxy_secrets
 from ._proxy import ProxyPlan, mask_url
 from ._redirect import origin_of, redirect_target
 from ._tls import build_proxy_ssl_context, build_ssl_context, describe_trust
@@ -112,6 +113,7 @@ class Outgoing:
     url: str
     headers: Mapping[str, str]
     body: Optional[bytes] = None
+    masker: Masker = NO_MASK  # the call's secrets, masked in text the service sends back
 
 
 class Transport:
@@ -158,6 +160,11 @@ class Transport:
             errors = [e.replace("network.tls.verify", variable) for e in exc.errors]
             raise ConfigError(errors) from None
         self._adapter: PassthroughAdapter = self.session.get_adapter("https://")  # type: ignore[assignment]
+        self._proxy_secrets = proxy_secrets(self.proxy_plan.proxy_urls)
+
+    def masker(self, api_key: Optional[str], forwarded: tuple[str, ...] = ()) -> Masker:
+        """The masker for one call: its key and forwarded values, and proxy passwords."""
+        return Masker.for_call(api_key=api_key, forwarded=forwarded, others=self._proxy_secrets)
 
     def _build_session(
         self, tls: TLSConfig, cacert: Optional[Path], keylog: Optional[str], pool_maxsize: int
@@ -208,26 +215,26 @@ class Transport:
             response = self._send_once(outgoing, timeout, stream)
             if response.status_code not in (301, 302, 303, 307, 308):
                 return response
-            outgoing = attrs.evolve(outgoing, url=self._redirect_target(response, outgoing.url))
-        raise _redirect_error(response, f"more than {MAX_REDIRECTS} redirects")
+            outgoing = attrs.evolve(outgoing, url=self._redirect_target(response, outgoing))
+        raise _redirect_error(response, f"more than {MAX_REDIRECTS} redirects", outgoing.masker)
 
-    def _redirect_target(self, response: requests.Response, url: str) -> str:
-        """The URL to follow a redirect to: the same origin as ``url`` (which has the
-        start's origin), judged as the connection will be made; raises otherwise."""
+    def _redirect_target(self, response: requests.Response, outgoing: Outgoing) -> str:
+        """The URL to follow a redirect to: the same origin as ``outgoing.url`` (which has
+        the start's origin), judged as the connection will be made; raises otherwise."""
         location = response.headers.get("location")
         _discard(response)
+        masker = outgoing.masker
         if response.status_code not in (307, 308):
-            raise _redirect_error(response, "only 307 and 308 redirects are followed")
+            raise _redirect_error(response, "only 307 and 308 redirects are followed", masker)
         if not location:
-            raise _redirect_error(response, "redirect without a Location header")
+            raise _redirect_error(response, "redirect without a Location header", masker)
         try:
-            target, problem = redirect_target(url, location)
+            target, problem = redirect_target(outgoing.url, location)
         except ValueError:  # a bad port, brackets or an invalid host in the Location
-            raise _redirect_error(response, "redirect to an invalid URL") from None
+            raise _redirect_error(response, "redirect to an invalid URL", masker) from None
         if problem is not None:
-            raise _redirect_error(
-                response, f"redirect to another origin is not followed ({problem})"
-            )
+            why = f"redirect to another origin is not followed ({problem})"
+            raise _redirect_error(response, why, masker)
         return target
 
     def _send_once(self, outgoing: Outgoing, timeout: Timeout, stream: bool) -> requests.Response:
@@ -302,9 +309,9 @@ def _discard(response: requests.Response) -> None:
     response.close()
 
 
-def _redirect_error(response: requests.Response, why: str) -> APIStatusError:
+def _redirect_error(response: requests.Response, why: str, masker: Masker) -> APIStatusError:
     location = response.headers.get("location") or ""
-    target = _shown_location(location) if location else "nowhere"
+    target = _shown_location(location, masker) if location else "nowhere"
     return APIStatusError(
         f"{why} (HTTP {response.status_code} to {target})",
         status_code=response.status_code,
@@ -312,7 +319,7 @@ def _redirect_error(response: requests.Response, why: str) -> APIStatusError:
     )
 
 
-def _shown_location(location: str) -> str:
-    """A ``Location`` for a message: password masked, control characters escaped, cut."""
-    shown = repr(mask_url(location))[1:-1]
-    return shown if len(shown) <= 200 else shown[:197] + "..."
+def _shown_location(location: str, masker: Masker) -> str:
+    """A ``Location`` for a message: secrets masked, control characters escaped, cut."""
+    shown = repr(masker(mask_url(location)))[1:-1]
+    return masker(shown if len(shown) <= 200 else shown[:197] + "...")
