@@ -367,5 +367,5 @@ class PassthroughClient:
 
     def _stream(self, endpoint: str, body: bytes, chunk_type: Any, call: _Call) -> Stream[Any]:
         response, url, deadline, masker = self._open("POST", endpoint, body, call, stream=True)
-        route = self._transport.route(url)
+        route = self._transport.route(url, self._sender.timeout_for(call.timeout))
         return Stream(response, chunk_type, route=route, deadline=deadline, masker=masker)

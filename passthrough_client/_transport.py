@@ -151,6 +151,7 @@ class Transport:
         self.trust = describe_trust(tls.verify) + label
         self.proxied_trust = describe_trust(tls.verify, cacert) + label
         self.proxy_trust = f"proxy CA file {cacert}" if cacert else describe_trust(True)
+        self._proxy_cacert = cacert is not None
         keylog = environ.get("SSLKEYLOGFILE") or None
         try:
             self.session = self._build_session(tls, cacert, keylog, pool_maxsize)
@@ -194,16 +195,21 @@ class Transport:
         session.mount("http://", adapter)
         return session
 
-    def route(self, url: str) -> Route:
+    def route(self, url: str, timeout: Optional[Timeout] = None) -> Route:
         """Where a request to ``url`` goes (for messages), and the proxy it takes."""
-        return self._route(origin_of(url), url)
-
-    def _route(self, origin: tuple[str, str, int], url: str) -> Route:
+        origin = origin_of(url)
         chosen = self.proxy_plan.route(url)
-        address = f"{origin[1]}:{origin[2]}"
         proxy = mask_url(chosen.proxy_url) if chosen.proxy_url else None
-        trust = self.proxied_trust if proxy else self.trust
-        return Route(address=address, proxy=proxy, trust=trust, proxy_trust=self.proxy_trust)
+        return Route(
+            address=f"{origin[1]}:{origin[2]}",
+            proxy=proxy,
+            trust=self.proxied_trust if proxy else self.trust,
+            proxy_trust=self.proxy_trust,
+            proxy_tls_only=origin[0] == "http" and bool(proxy and proxy.startswith("https:")),
+            proxy_cacert=self._proxy_cacert,
+            connect_timeout=timeout.connect if timeout is not None else None,
+            read_timeout=timeout.read if timeout is not None else None,
+        )
 
     def send(self, outgoing: Outgoing, *, timeout: Timeout, stream: bool) -> requests.Response:
         """Send one request, following same-origin 307/308 redirects (at most 5).
@@ -213,10 +219,25 @@ class Transport:
         """
         for _ in range(MAX_REDIRECTS + 1):
             response = self._send_once(outgoing, timeout, stream)
+            if response.status_code == 407:
+                self._check_proxy_auth(response, outgoing.url)
             if response.status_code not in (301, 302, 303, 307, 308):
                 return response
             outgoing = attrs.evolve(outgoing, url=self._redirect_target(response, outgoing))
         raise _redirect_error(response, f"more than {MAX_REDIRECTS} redirects", outgoing.masker)
+
+    def _check_proxy_auth(self, response: requests.Response, url: str) -> None:
+        """A 407 to a request forwarded through a proxy (an ``http://`` service) is the
+        proxy's refusal, reported like a refused CONNECT: never retried (repeating
+        refused credentials only locks accounts), the proxy's page not shown."""
+        route = self.route(url)
+        if route.proxy is None:
+            return
+        _discard(response)
+        raise APIConnectionError(
+            f"proxy {route.proxy} refused to forward the request to {route.address} "
+            "(407 Proxy Authentication Required)"
+        )
 
     def _redirect_target(self, response: requests.Response, outgoing: Outgoing) -> str:
         """The URL to follow a redirect to: the same origin as ``outgoing.url`` (which has
@@ -259,7 +280,7 @@ class Transport:
                 if isinstance(exc, (requests.exceptions.InvalidURL, LocationValueError)):
                     raise _invalid_url(url) from exc
                 if isinstance(exc, (requests.RequestException, OSError)):
-                    raise translate(exc, self.route(url)) from exc
+                    raise translate(exc, self.route(url, timeout)) from exc
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
