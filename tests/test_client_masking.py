@@ -145,6 +145,18 @@ def test_stream_error_event_quoting_a_forwarded_value_is_masked(
     assert error.body == payload
 
 
+def test_stream_event_that_is_not_json_is_masked(upstream: FakeUpstream) -> None:
+    """The snippet of a stream event that is not JSON, quoting the key: masked."""
+    upstream.enqueue(Reply.sse([f"data: oops {KEY}\n\n"]), path=CHAT)
+    client = make_client(upstream, api_key=KEY)
+
+    def consume() -> Any:
+        return list(client.chat(model="m", messages=MESSAGES, stream=True))
+
+    error = failure(consume, InvalidResponseError)
+    assert (KEY in str(error), MASK in str(error)) == (False, True)
+
+
 def test_error_status_of_a_stream_is_masked(upstream: FakeUpstream) -> None:
     """A 429 answering a streamed call with an event quoting the key: masked."""
     event = f"data: {json.dumps({'error': {'message': f'slow down {KEY}'}})}\n\n"
