@@ -219,15 +219,18 @@ def _get_models(
     except APIConnectionError as exc:
         raise _Failed(str(exc)) from None
     elapsed = f"HTTP {response.status_code} in {(time.monotonic() - started) * 1000:.1f} ms"
+    # the service may quote the key or a forwarded value: every sent value is masked
+    masker = transport.masker(None, tuple(v for k, v in headers.items() if k.lower() != "accept"))
     if response.status_code >= 300:
-        error = status_error(response.status_code, response.headers, response.content)
+        error = status_error(response.status_code, response.headers, response.content, None, masker)
         raise _Failed(f"{elapsed}: {error.message}")
     try:
         data = decode_json(response.content).get("data")
     except (InvalidResponseError, AttributeError):
         data = None
     if not isinstance(data, list):
-        raise _Failed(f"{elapsed}, but not a model list: {snippet(response.content)}")
+        shown = snippet(response.content, masker=masker)
+        raise _Failed(f"{elapsed}, but not a model list: {shown}")
     ids = [str(m.get("id")) for m in data if isinstance(m, dict)]
     return None, [f"{elapsed}, {len(ids)} models{_allowed(client, ids)}", *_shown(ids)]
 

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Literal, Mapping, NamedTuple, Optional, Sequence, Union, overload
+from typing import (
+    Any,
+    Callable,
+    Literal,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    TypeVar,
+    Union,
+    overload,
+)
 
 import attrs
 import requests
 
 from ._loading import Source, load_config
+from ._mask import Masker
 from ._models import ModelCache
 from ._request import RequestBuilder, encode_body, merge_body
 from ._responses import decode_json, snippet
@@ -28,6 +40,8 @@ SAMPLE_CONFIG = {
     "base_url": "${env.PASSTHROUGH_URL}",
     "api_key": "${env.PASSTHROUGH_API_KEY:=}",
 }
+
+T = TypeVar("T")
 
 ProviderData = Union[Mapping[str, Any], str, bytes, None]
 
@@ -225,7 +239,7 @@ class PassthroughClient:
         body = self._body({"model": model, "messages": messages}, stream, params, extra_body)
         if stream:
             return self._stream("/chat/completions", body, ChatCompletionChunk, call)
-        return ChatCompletion.from_dict(self._post("/chat/completions", body, call))
+        return self._post("/chat/completions", body, call, ChatCompletion.from_dict)
 
     @overload
     def completions(
@@ -275,7 +289,7 @@ class PassthroughClient:
         body = self._body({"model": model, "prompt": prompt}, stream, params, extra_body)
         if stream:
             return self._stream("/completions", body, Completion, call)
-        return Completion.from_dict(self._post("/completions", body, call))
+        return self._post("/completions", body, call, Completion.from_dict)
 
     def embeddings(
         self,
@@ -292,7 +306,7 @@ class PassthroughClient:
         """``POST {api}/embeddings``: an ``EmbeddingsResponse``."""
         call = _Call(provider_data, extra_headers, timeout, deadline)
         body = self._body({"model": model, "input": input}, False, params, extra_body)
-        return EmbeddingsResponse.from_dict(self._post("/embeddings", body, call))
+        return self._post("/embeddings", body, call, EmbeddingsResponse.from_dict)
 
     def models(
         self,
@@ -335,37 +349,46 @@ class PassthroughClient:
             raise ModelNotAllowedError(str(model), self.config.allowed_models or ())
 
     def _list_models(self, call: _Call) -> list[Model]:
-        payload = self._send_json("GET", "/models", None, call)
+        payload, masker = self._send_json("GET", "/models", None, call)
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, list):
-            raise InvalidResponseError(f"the model list has no 'data' list: {snippet(payload)}")
-        models = [Model.from_dict(item) for item in data]
+            shown = snippet(payload, masker=masker)
+            raise InvalidResponseError(f"the model list has no 'data' list: {shown}")
+        with masker.applied():
+            models = [Model.from_dict(item) for item in data]
         if self._allowed is None:
             return models
         return [m for m in models if m.id in self._allowed]
 
-    def _post(self, endpoint: str, body: bytes, call: _Call) -> dict[str, Any]:
-        payload = self._send_json("POST", endpoint, body, call)
+    def _post(self, endpoint: str, body: bytes, call: _Call, parse: Callable[[Any], T]) -> T:
+        """POST, then ``parse`` the JSON object received (its errors masked)."""
+        payload, masker = self._send_json("POST", endpoint, body, call)
         if not isinstance(payload, dict):
-            raise InvalidResponseError(f"the response is not a JSON object: {snippet(payload)}")
-        return payload
+            shown = snippet(payload, masker=masker)
+            raise InvalidResponseError(f"the response is not a JSON object: {shown}")
+        with masker.applied():
+            return parse(payload)
 
     def _open(
         self, method: str, endpoint: str, body: Optional[bytes], call: _Call, *, stream: bool
-    ) -> tuple[requests.Response, str, Deadline]:
-        """Send one call with retries: ``(response, url, deadline)``."""
-        url, headers = self._requests.build(
+    ) -> tuple[requests.Response, str, Deadline, Masker]:
+        """Send one call with retries: ``(response, url, deadline, masker)``."""
+        url, headers, (key, forwarded) = self._requests.build_call(
             endpoint, call.provider_data, call.extra_headers, body=body, stream=stream
         )
         timeout, deadline = self._sender.timeout_for(call.timeout), Deadline(call.deadline)
-        outgoing = Outgoing(method, url, headers, body)
+        masker = self._transport.masker(key, forwarded)
+        outgoing = Outgoing(method, url, headers, body, masker)
         response = self._sender.send(outgoing, timeout=timeout, deadline=deadline, stream=stream)
-        return response, url, deadline
+        return response, url, deadline, masker
 
-    def _send_json(self, method: str, endpoint: str, body: Optional[bytes], call: _Call) -> Any:
-        response, _, _ = self._open(method, endpoint, body, call, stream=False)
-        return decode_json(response.content)
+    def _send_json(
+        self, method: str, endpoint: str, body: Optional[bytes], call: _Call
+    ) -> tuple[Any, Masker]:
+        response, _, _, masker = self._open(method, endpoint, body, call, stream=False)
+        return decode_json(response.content, masker), masker
 
     def _stream(self, endpoint: str, body: bytes, chunk_type: Any, call: _Call) -> Stream[Any]:
-        response, url, deadline = self._open("POST", endpoint, body, call, stream=True)
-        return Stream(response, chunk_type, route=self._transport.route(url), deadline=deadline)
+        response, url, deadline, masker = self._open("POST", endpoint, body, call, stream=True)
+        route = self._transport.route(url, self._sender.timeout_for(call.timeout))
+        return Stream(response, chunk_type, route=route, deadline=deadline, masker=masker)

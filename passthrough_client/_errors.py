@@ -13,6 +13,7 @@ import http.client
 import re
 import socket
 import ssl
+import traceback
 from typing import Optional
 
 import attrs
@@ -20,6 +21,7 @@ import requests
 from urllib3 import exceptions as u3
 
 from ._adapter import ConnectStepTimeout, StaleConnectionError
+from ._retry import should_retry_connect_status
 from .exceptions import APIConnectionError, APITimeoutError
 
 __all__ = ["Route", "is_connect_failure", "is_stale", "is_tls_failure", "translate"]
@@ -31,13 +33,20 @@ class Route:
 
     ``address`` is the service's ``host:port``, ``proxy`` the masked proxy URL (``None``
     for a direct connection), ``trust`` says which CA bundle verified the service and
-    ``proxy_trust`` which one verified an HTTPS proxy.
+    ``proxy_trust`` which one verified an HTTPS proxy. ``proxy_tls_only``: the only TLS
+    on the route is the hop to an HTTPS proxy (an ``http://`` service); ``proxy_cacert``:
+    ``network.proxy.cacert`` is set. ``connect_timeout``/``read_timeout``: the call's
+    timeouts in seconds, for messages (``None``: not known here).
     """
 
     address: str
     proxy: Optional[str]
     trust: str
     proxy_trust: str = "the default CA bundle"
+    proxy_tls_only: bool = False
+    proxy_cacert: bool = False
+    connect_timeout: Optional[float] = None
+    read_timeout: Optional[float] = None
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -77,13 +86,26 @@ def is_tls_failure(exc: BaseException) -> bool:
 
 def is_connect_failure(exc: BaseException) -> bool:
     """Whether the connection was never established: refused, DNS, connect timeout, a
-    proxy that could not be reached or refused CONNECT. A failed TLS handshake is not one
-    (it is never retried)."""
+    proxy that could not be reached or answered CONNECT with 5xx. A failed TLS handshake
+    is not one (it is never retried), nor a CONNECT refused with 407, 403 or another 4xx:
+    repeating credentials the proxy refused only locks accounts."""
     if _timed_out_connecting(exc) or _find(exc, u3.NewConnectionError) is not None:
         return True
     if is_tls_failure(exc):
         return False
+    status = tunnel_status(exc)
+    if status is not None:
+        return should_retry_connect_status(status)
     return isinstance(exc, requests.exceptions.ProxyError)
+
+
+def tunnel_status(exc: BaseException) -> Optional[int]:
+    """The status a proxy answered CONNECT with, when that is what failed."""
+    for item in _chain(exc):
+        match = _TUNNEL_STATUS.search(str(item))
+        if match:
+            return int(match.group(1))
+    return None
 
 
 def _timed_out_connecting(exc: BaseException) -> bool:
@@ -101,12 +123,60 @@ def translate(exc: BaseException, route: Route) -> APIConnectionError:
     if _timed_out_connecting(exc):
         return APITimeoutError(_connect_timeout_message(exc, where, route))
     if isinstance(exc, requests.exceptions.ReadTimeout) or _find(exc, u3.ReadTimeoutError):
-        return APITimeoutError(f"{route.address} sent no data within the read timeout")
+        within = _within("read", exc, route.read_timeout)
+        return APITimeoutError(f"{route.address} sent no data within {within}")
+    if route.proxy and is_tls_failure(exc) and _on_proxy_hop(exc, route):
+        step = f"TLS handshake with proxy {route.proxy}"
+        return APIConnectionError(_tls_message(exc, step, route.proxy_trust, proxy_hop=True))
     if isinstance(exc, requests.exceptions.ProxyError) and route.proxy:
         return APIConnectionError(_proxy_message(exc, route))
     if is_tls_failure(exc):
-        return APIConnectionError(_tls_message(exc, f"TLS handshake with {where}", route.trust))
+        message = _tls_message(exc, f"TLS handshake with {where}", route.trust)
+        return APIConnectionError(message + _interception_hint(exc, route))
     return APIConnectionError(_connection_message(exc, where))
+
+
+_TIMEOUT_VALUE = re.compile(r"\((connect|read) timeout=([0-9.]+)\)")
+
+
+def _within(kind: str, exc: BaseException, known: Optional[float]) -> str:
+    """``the read timeout (30 s)``: the value urllib3 reports, else the call's."""
+    seconds: Optional[float] = known
+    for item in _chain(exc):
+        match = _TIMEOUT_VALUE.search(str(item))
+        if match and match.group(1) == kind:
+            seconds = float(match.group(2))
+            break
+    return f"the {kind} timeout ({seconds:g} s)" if seconds is not None else f"the {kind} timeout"
+
+
+def _on_proxy_hop(exc: BaseException, route: Route) -> bool:
+    """Whether a TLS failure happened on the hop to an HTTPS proxy, not with the service.
+
+    Under TLS 1.3 a proxy that demands a client certificate says so only when the client
+    first reads from it, i.e. while reading the answer to CONNECT: the failure then
+    surfaces inside ``_tunnel`` (not as a ``ProxyError``), so the frames tell.
+    """
+    if not route.proxy or not route.proxy.lower().startswith("https:"):
+        return False
+    if route.proxy_tls_only or isinstance(exc, requests.exceptions.ProxyError):
+        return True
+    error = _find(exc, ssl.SSLError)
+    frames = traceback.extract_tb(error.__traceback__) if error is not None else []
+    return any(frame.name in ("_tunnel", "_connect_tls_proxy") for frame in frames)
+
+
+def _interception_hint(exc: BaseException, route: Route) -> str:
+    """A verification failure through a proxy without ``network.proxy.cacert``: the proxy
+    may intercept TLS and re-sign the service's certificate with its own CA."""
+    if not route.proxy or route.proxy_cacert:
+        return ""
+    if not isinstance(_find(exc, ssl.SSLError), ssl.SSLCertVerificationError):
+        return ""
+    return (
+        f"; if proxy {route.proxy} intercepts TLS, set network.proxy.cacert to the CA "
+        "it re-signs certificates with"
+    )
 
 
 def _connect_timeout_message(exc: BaseException, where: str, route: Route) -> str:
@@ -117,7 +187,8 @@ def _connect_timeout_message(exc: BaseException, where: str, route: Route) -> st
         step = f"the TCP connect to proxy {route.proxy}"
     else:
         step = "the TCP connect"
-    return f"connecting to {where} timed out waiting for {step} (connect timeout)"
+    within = _within("connect", exc, route.connect_timeout)
+    return f"connecting to {where} timed out: {step} did not finish within {within}"
 
 
 def _proxy_message(exc: BaseException, route: Route) -> str:
@@ -130,7 +201,8 @@ def _proxy_message(exc: BaseException, route: Route) -> str:
             detail = f"{status} {words}".strip()
             return f"proxy {proxy} refused CONNECT to {address} ({detail})"
     if _find(exc, ssl.SSLError) is not None:
-        return _tls_message(exc, f"TLS handshake with proxy {proxy}", route.proxy_trust)
+        step = f"TLS handshake with proxy {proxy}"
+        return _tls_message(exc, step, route.proxy_trust, proxy_hop=True)
     reason = _connection_reason(exc)
     return f"could not reach proxy {proxy} for {address}: {reason}"
 
@@ -154,16 +226,36 @@ _TLS_REASONS = (
 )
 
 
-def _tls_message(exc: BaseException, step: str, trust: str) -> str:
+_NO_CERT_TO_PROXY = (
+    "the proxy requires a client certificate, and the client presents none to a proxy"
+    " (network.tls.client_cert is for the service only)"
+)
+_PROXY_TLS_REASONS = (
+    ("CERTIFICATE_REQUIRED", _NO_CERT_TO_PROXY),
+    (
+        "HANDSHAKE_FAILURE",
+        "handshake failure (no cipher in common, check network.tls.ciphers; or the proxy"
+        " requires a client certificate, and the client presents none to a proxy)",
+    ),
+    ("UNKNOWN_CA", _NO_CERT_TO_PROXY),
+    ("BAD_CERTIFICATE", _NO_CERT_TO_PROXY),
+)
+
+
+def _tls_message(exc: BaseException, step: str, trust: str, *, proxy_hop: bool = False) -> str:
     error = _find(exc, ssl.SSLError)
     if isinstance(error, ssl.SSLCertVerificationError):
         detail = error.verify_message or "verification failed"
         return f"{step} failed: certificate verify failed: {detail}; CA bundle used: {trust}"
     text = f"{getattr(error, 'reason', '') or ''} {error}" if error else str(exc)
-    reason = next((words for needle, words in _TLS_REASONS if needle in text.upper()), "")
+    reasons = (*_PROXY_TLS_REASONS, *_TLS_REASONS) if proxy_hop else _TLS_REASONS
+    reason = next((words for needle, words in reasons if needle in text.upper()), "")
     if not reason and (isinstance(error, ssl.SSLEOFError) or "EOF" in text):
         reason = (
-            "the server closed the connection during the handshake "
+            "the proxy closed the connection during the handshake (it may require a client"
+            " certificate, and the client presents none to a proxy)"
+            if proxy_hop
+            else "the server closed the connection during the handshake "
             "(it may require a client certificate: network.tls.client_cert)"
         )
     if not reason:

@@ -20,9 +20,11 @@ from ._transport import USER_AGENT
 from .config import PassthroughConfig
 from .exceptions import ConfigError
 
-__all__ = ["RequestBuilder", "api_root", "encode_body", "endpoint_url", "merge_body"]
+__all__ = ["RequestBuilder", "Secrets", "api_root", "encode_body", "endpoint_url", "merge_body"]
 
 log = logging.getLogger(__name__.rpartition(".")[0])
+
+Secrets = tuple[Optional[str], tuple[str, ...]]  # (the API key in use, forwarded values)
 
 
 def api_root(base_url: str) -> str:
@@ -117,6 +119,7 @@ class RequestBuilder:
         self._forward = config.forward_headers
         self._base_url = config.base_url or None
         key = config.api_key.get_secret_value() if config.api_key else ""  # validated by config
+        self._key = key or None
         self._auth = f"Bearer {key}" if key else None
         base = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         for name, value in network_headers.items():
@@ -141,12 +144,29 @@ class RequestBuilder:
         :class:`ConfigError` without a base URL (naming ``passthrough_url``) or for
         invalid ``extra_headers``; nothing has been sent then.
         """
+        url, headers, _ = self.build_call(
+            endpoint, provider_data, extra_headers, body=body, stream=stream
+        )
+        return url, headers
+
+    def build_call(
+        self,
+        endpoint: str,
+        provider_data: Any,
+        extra_headers: Optional[Mapping[str, str]],
+        *,
+        body: Optional[bytes] = None,
+        stream: bool = False,
+    ) -> tuple[str, dict[str, str], Secrets]:
+        """:meth:`build`, plus the call's secrets: ``(api_key, forwarded values)``, the
+        key in use and the forwarded header values, for masking shown text."""
         if extra_headers:
             _check_extra_headers(extra_headers)
+        secrets: Secrets
         if provider_data is None:
-            base_url, headers = self._base_url, dict(self._plain)
+            base_url, headers, secrets = self._base_url, dict(self._plain), (self._key, ())
         else:
-            base_url, headers = self._with_provider_data(provider_data)
+            base_url, headers, secrets = self._with_provider_data(provider_data)
         if base_url is None:
             raise ConfigError(
                 "passthrough_url: the configuration has no base_url and the provider data "
@@ -160,9 +180,11 @@ class RequestBuilder:
             _set(headers, "Content-Length", str(len(body)))
         for name, value in (extra_headers or {}).items():
             _set(headers, name, value)
-        return endpoint_url(base_url, endpoint), headers
+        return endpoint_url(base_url, endpoint), headers, secrets
 
-    def _with_provider_data(self, provider_data: Any) -> tuple[Optional[str], dict[str, str]]:
+    def _with_provider_data(
+        self, provider_data: Any
+    ) -> tuple[Optional[str], dict[str, str], Secrets]:
         data = parse_provider_data(provider_data)
         forwarded = resolve_provider_data(data, self._forward)
         headers = dict(self._base)
@@ -173,4 +195,5 @@ class RequestBuilder:
             _set(headers, "Authorization", auth)
         if self._forward and _nothing_applies(forwarded):
             log.warning("provider data given, but none of its keys is listed in forward_headers")
-        return self._base_url or forwarded.base_url, headers
+        secrets = (self._key or forwarded.api_key, tuple(forwarded.headers.values()))
+        return self._base_url or forwarded.base_url, headers, secrets

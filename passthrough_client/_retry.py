@@ -1,10 +1,11 @@
 """Retry rules (pure): which failures are retried and how long to wait.
 
-Retried: failures to establish the connection and the statuses 408, 429, 502, 503 and
-504; a response header ``x-should-retry: true|false`` overrides the status rule. The
-wait is ``retry-after-ms`` (which wins) or ``Retry-After`` (seconds or an HTTP date)
-when given and at most 60 s, else ``min(0.5 * 2**n, 8)`` seconds with jitter. A
-``Retry-After`` over 60 s is not waited for.
+Retried: failures to establish the connection (of a proxy's answers to CONNECT, only a
+5xx: a 407 or 403 is final) and the statuses 408, 429, 502, 503 and 504; a response
+header ``x-should-retry: true|false`` overrides the status rule. The wait is
+``retry-after-ms`` (which wins) or ``Retry-After`` (seconds or an HTTP date) when given
+and at most 60 s, else ``min(0.5 * 2**n, 8)`` seconds with jitter. A ``Retry-After``
+over 60 s is not waited for.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ import random
 import time
 from typing import Mapping, Optional
 
-__all__ = ["MAX_WAIT", "RETRY_STATUSES", "backoff", "retry_after", "should_retry_status"]
+__all__ = [
+    "MAX_WAIT",
+    "RETRY_STATUSES",
+    "backoff",
+    "retry_after",
+    "should_retry_connect_status",
+    "should_retry_status",
+]
 
 RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
 MAX_WAIT = 60.0
@@ -73,3 +81,10 @@ def backoff(attempt: int) -> float:
     """Exponential backoff for retry number ``attempt`` (0-based), with jitter."""
     base = min(0.5 * 2.0 ** min(attempt, 16), 8.0)  # capped exponent: no float overflow
     return base * (0.75 + 0.25 * random.random())
+
+
+def should_retry_connect_status(status: int) -> bool:
+    """Whether a proxy's answer to CONNECT is worth another attempt: only a 5xx (the
+    proxy could not reach the service). A 407 or 403 is final: repeating credentials
+    the proxy refused only locks accounts under a lockout policy."""
+    return status >= 500

@@ -12,6 +12,7 @@ from typing import Any, Callable, Optional, Union
 import requests
 
 from ._errors import is_connect_failure, translate
+from ._mask import NO_MASK, Masker
 from ._proxy import mask_url
 from ._responses import read_error_body, status_error
 from ._retry import MAX_WAIT, backoff, retry_after, should_retry_status
@@ -159,13 +160,18 @@ class Sender:
             if not stream and deadline.at is not None:
                 self._read_within(response, url, deadline)
             return response, None
-        return self._status_failure(response, url, deadline, attempt)
+        return self._status_failure(response, url, deadline, attempt, outgoing.masker)
 
     def _status_failure(
-        self, response: requests.Response, url: str, deadline: Deadline, attempt: int
+        self,
+        response: requests.Response,
+        url: str,
+        deadline: Deadline,
+        attempt: int,
+        masker: Masker = NO_MASK,
     ) -> tuple[APIStatusError, Optional[float]]:
         content = self._read_within(response, url, deadline, read_error_body)
-        error = status_error(response.status_code, response.headers, content, response)
+        error = status_error(response.status_code, response.headers, content, response, masker)
         response.close()
         if not should_retry_status(response.status_code, response.headers):
             return error, None

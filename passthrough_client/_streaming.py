@@ -39,6 +39,7 @@ import requests
 
 from ._assemble import ChatAccumulator, CompletionAccumulator
 from ._errors import Route, translate
+from ._mask import NO_MASK, Masker
 from ._responses import snippet
 from ._send import Deadline, shutdown
 from ._sse import ServerSentEvent, SSEDecoder
@@ -79,8 +80,10 @@ class Stream(Generic[T]):
         *,
         route: Route,
         deadline: Deadline,
+        masker: Masker = NO_MASK,
     ) -> None:
         self._done = False  # first: close() and __del__ rely on it
+        self._masker = masker  # the call's secrets, masked in errors built from events
         self._response = response
         self._raw: Any = response.raw
         self._read_more = _reader(self._raw)
@@ -258,6 +261,7 @@ class Stream(Generic[T]):
 
     def _failure(self, error: Exception) -> Exception:
         self._fail()
+        self._masker.rewrite(error)  # the service's text may quote a secret of the call
         return error
 
     def _stop(self) -> bool:

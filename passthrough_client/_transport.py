@@ -15,7 +15,7 @@ import os
 import ssl
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import attrs
 import requests
@@ -25,7 +25,9 @@ from urllib3.exceptions import LocationValueError
 from ._adapter import PassthroughAdapter
 from ._errors import Route, is_stale, translate
 from ._fork import track
+from ._mask import NO_MASK, Masker, proxy_secrets
 from ._proxy import ProxyPlan, mask_url
+from ._redirect import origin_of, redirect_target
 from ._tls import build_proxy_ssl_context, build_ssl_context, describe_trust
 from ._version import __version__
 from .config import NetworkConfig, PassthroughConfig, TimeoutConfig, TLSConfig
@@ -72,14 +74,6 @@ class Timeout:
 
 
 DEFAULT_TIMEOUT = Timeout(DEFAULT_CONNECT, DEFAULT_READ)
-
-
-def origin_of(url: str) -> tuple[str, str, int]:
-    """``(scheme, host, port)`` with default ports filled in, for same-origin checks."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    port = parts.port or (443 if scheme == "https" else 80)
-    return scheme, (parts.hostname or "").lower(), port
 
 
 def _mtime(path: Optional[Path]) -> float:
@@ -132,6 +126,7 @@ class Outgoing:
     url: str
     headers: Mapping[str, str]
     body: Optional[bytes] = None
+    masker: Masker = NO_MASK  # the call's secrets, masked in text the service sends back
 
 
 class Transport:
@@ -169,6 +164,7 @@ class Transport:
         self.trust = describe_trust(tls.verify) + label
         self.proxied_trust = describe_trust(tls.verify, cacert) + label
         self.proxy_trust = f"proxy CA file {cacert}" if cacert else describe_trust(True)
+        self._proxy_cacert = cacert is not None
         keylog = environ.get("SSLKEYLOGFILE") or None
         try:
             self.session = self._build_session(tls, cacert, keylog, pool_maxsize)
@@ -180,6 +176,7 @@ class Transport:
         self._adapter: PassthroughAdapter = self.session.get_adapter("https://")  # type: ignore[assignment]
         self._pid = os.getpid()
         track(self)
+        self._proxy_secrets = proxy_secrets(self.proxy_plan.proxy_urls)
 
     def after_fork(self) -> None:
         """In a forked child: new, empty pools; the inherited ones are dropped unused.
@@ -198,6 +195,10 @@ class Transport:
         adapter.init_poolmanager(
             adapter._pool_connections, adapter._pool_maxsize, block=adapter._pool_block
         )
+
+    def masker(self, api_key: Optional[str], forwarded: tuple[str, ...] = ()) -> Masker:
+        """The masker for one call: its key and forwarded values, and proxy passwords."""
+        return Masker.for_call(api_key=api_key, forwarded=forwarded, others=self._proxy_secrets)
 
     def _build_session(
         self, tls: TLSConfig, cacert: Optional[Path], keylog: Optional[str], pool_maxsize: int
@@ -227,16 +228,21 @@ class Transport:
         session.mount("http://", adapter)
         return session
 
-    def route(self, url: str) -> Route:
+    def route(self, url: str, timeout: Optional[Timeout] = None) -> Route:
         """Where a request to ``url`` goes (for messages), and the proxy it takes."""
-        return self._route(origin_of(url), url)
-
-    def _route(self, origin: tuple[str, str, int], url: str) -> Route:
+        origin = origin_of(url)
         chosen = self.proxy_plan.route(url)
-        address = f"{origin[1]}:{origin[2]}"
         proxy = mask_url(chosen.proxy_url) if chosen.proxy_url else None
-        trust = self.proxied_trust if proxy else self.trust
-        return Route(address=address, proxy=proxy, trust=trust, proxy_trust=self.proxy_trust)
+        return Route(
+            address=f"{origin[1]}:{origin[2]}",
+            proxy=proxy,
+            trust=self.proxied_trust if proxy else self.trust,
+            proxy_trust=self.proxy_trust,
+            proxy_tls_only=origin[0] == "http" and bool(proxy and proxy.startswith("https:")),
+            proxy_cacert=self._proxy_cacert,
+            connect_timeout=timeout.connect if timeout is not None else None,
+            read_timeout=timeout.read if timeout is not None else None,
+        )
 
     def send(self, outgoing: Outgoing, *, timeout: Timeout, stream: bool) -> requests.Response:
         """Send one request, following same-origin 307/308 redirects (at most 5).
@@ -244,31 +250,45 @@ class Transport:
         Raises :class:`APIConnectionError` (or :class:`APITimeoutError`) for transport
         failures and :class:`APIStatusError` for a redirect that is not followed.
         """
-        start_origin = origin_of(outgoing.url)
         for _ in range(MAX_REDIRECTS + 1):
             response = self._send_once(outgoing, timeout, stream)
+            if response.status_code == 407:
+                self._check_proxy_auth(response, outgoing.url)
             if response.status_code not in (301, 302, 303, 307, 308):
                 return response
-            target = self._redirect_target(response, outgoing.url, start_origin)
-            outgoing = attrs.evolve(outgoing, url=target)
-        raise _redirect_error(response, f"more than {MAX_REDIRECTS} redirects")
+            outgoing = attrs.evolve(outgoing, url=self._redirect_target(response, outgoing))
+        raise _redirect_error(response, f"more than {MAX_REDIRECTS} redirects", outgoing.masker)
 
-    def _redirect_target(
-        self, response: requests.Response, url: str, origin: tuple[str, str, int]
-    ) -> str:
+    def _check_proxy_auth(self, response: requests.Response, url: str) -> None:
+        """A 407 to a request forwarded through a proxy (an ``http://`` service) is the
+        proxy's refusal, reported like a refused CONNECT: never retried (repeating
+        refused credentials only locks accounts), the proxy's page not shown."""
+        route = self.route(url)
+        if route.proxy is None:
+            return
+        _discard(response)
+        raise APIConnectionError(
+            f"proxy {route.proxy} refused to forward the request to {route.address} "
+            "(407 Proxy Authentication Required)"
+        )
+
+    def _redirect_target(self, response: requests.Response, outgoing: Outgoing) -> str:
+        """The URL to follow a redirect to: the same origin as ``outgoing.url`` (which has
+        the start's origin), judged as the connection will be made; raises otherwise."""
         location = response.headers.get("location")
         _discard(response)
+        masker = outgoing.masker
         if response.status_code not in (307, 308):
-            raise _redirect_error(response, "only 307 and 308 redirects are followed")
+            raise _redirect_error(response, "only 307 and 308 redirects are followed", masker)
         if not location:
-            raise _redirect_error(response, "redirect without a Location header")
+            raise _redirect_error(response, "redirect without a Location header", masker)
         try:
-            target = urljoin(url, location)
-            same = origin_of(target) == origin
-        except ValueError:  # a bad port or brackets in the Location
-            raise _redirect_error(response, "redirect to an invalid URL") from None
-        if not same:
-            raise _redirect_error(response, "redirect to another origin is not followed")
+            target, problem = redirect_target(outgoing.url, location)
+        except ValueError:  # a bad port, brackets or an invalid host in the Location
+            raise _redirect_error(response, "redirect to an invalid URL", masker) from None
+        if problem is not None:
+            why = f"redirect to another origin is not followed ({problem})"
+            raise _redirect_error(response, why, masker)
         return target
 
     def _send_once(self, outgoing: Outgoing, timeout: Timeout, stream: bool) -> requests.Response:
@@ -295,7 +315,7 @@ class Transport:
                 if isinstance(exc, (requests.exceptions.InvalidURL, LocationValueError)):
                     raise _invalid_url(url) from exc
                 if isinstance(exc, (requests.RequestException, OSError)):
-                    raise translate(exc, self.route(url)) from exc
+                    raise translate(exc, self.route(url, timeout)) from exc
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -350,11 +370,17 @@ def _discard(response: requests.Response) -> None:
     response.close()
 
 
-def _redirect_error(response: requests.Response, why: str) -> APIStatusError:
+def _redirect_error(response: requests.Response, why: str, masker: Masker) -> APIStatusError:
     location = response.headers.get("location") or ""
-    target = mask_url(location) if location else "nowhere"
+    target = _shown_location(location, masker) if location else "nowhere"
     return APIStatusError(
         f"{why} (HTTP {response.status_code} to {target})",
         status_code=response.status_code,
         request_id=response.headers.get("x-request-id"),
     )
+
+
+def _shown_location(location: str, masker: Masker) -> str:
+    """A ``Location`` for a message: secrets masked, control characters escaped, cut."""
+    shown = repr(masker(mask_url(location)))[1:-1]
+    return masker(shown if len(shown) <= 200 else shown[:197] + "...")

@@ -9,6 +9,7 @@
   the origin signed by its own CA and opens its own TLS to the origin; ``refuse`` answers
   every request with that status; ``stall`` never answers.
 - :class:`SilentServer`: accepts TCP connections and never sends a byte.
+- :class:`ByteSink`: an "attacker" that records every byte it receives, never answers.
 - :func:`closed_port`: a port on 127.0.0.1 that refuses connections.
 """
 
@@ -31,6 +32,7 @@ from passthrough_client import PassthroughClient
 __all__ = [
     "IO_TIMEOUT",
     "JOIN",
+    "ByteSink",
     "Intercept",
     "Pki",
     "ProxyRecord",
@@ -175,6 +177,24 @@ class _Server:
 
 class SilentServer(_Server):
     """Accepts TCP connections and never sends anything (a stalled handshake or proxy)."""
+
+
+class ByteSink(_Server):
+    """Records every byte any connection sends it (``received``), answers nothing and
+    closes at once: a host that must never be contacted (``accepted`` counts TCP
+    connections)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received = bytearray()
+
+    def handle(self, sock: socket.socket) -> None:
+        """Take what arrives within a short while, then close."""
+        sock.settimeout(0.5)
+        with contextlib.suppress(OSError):
+            data = sock.recv(65536)
+            with self._lock:
+                self.received += data
 
 
 # --- the proxy ------------------------------------------------------------------------

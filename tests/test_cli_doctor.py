@@ -293,6 +293,20 @@ def test_doctor_names_the_get_step_on_an_error_status(
     assert "key rejected" in out
 
 
+def test_doctor_masks_a_key_the_service_quotes(
+    upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """A 401 quoting the API key: the GET step shows the message with the key masked."""
+    key = "sk-doctor-0123456789"
+    monkeypatch.setenv("PASSTHROUGH_URL", upstream.url)
+    monkeypatch.setenv("PASSTHROUGH_API_KEY", key)
+    body = {"error": {"message": f"Incorrect API key provided: {key}"}}
+    upstream.enqueue(Reply.json(401, body), path="/v1/models")
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert ("Incorrect API key provided: **********" in out, key in out) == (True, False)
+
+
 def test_doctor_names_tls_when_the_server_never_answers(tmp_path: Path, capsys: Any) -> None:
     """A server that accepts TCP but never speaks TLS fails the TLS step at the connect timeout."""
     with socket.create_server(("127.0.0.1", 0)) as silent:

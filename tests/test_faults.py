@@ -200,12 +200,13 @@ def test_fault_gives_its_documented_outcome_and_the_client_recovers(
 def test_html_error_page_gives_a_status_error_with_the_text_body(
     client: PassthroughClient, upstream: FakeUpstream
 ) -> None:
-    """A 502 HTML page is an ``APIStatusError`` whose body is the page's text."""
+    """A 502 HTML page is an ``APIStatusError`` whose body is the page's text and whose
+    message is its title (DESIGN §6)."""
     upstream.enqueue(Reply.text(502, HTML, content_type="text/html"))
     with pytest.raises(APIStatusError) as info:
         chat(client)
     assert (info.value.status_code, info.value.body) == (502, HTML)
-    assert info.value.message == HTML
+    assert info.value.message == "502 Bad Gateway (HTML page, likely from a proxy or gateway)"
     assert_healthy(client, upstream)
 
 

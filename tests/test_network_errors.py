@@ -93,16 +93,31 @@ def test_proxy_refusing_connect_is_explained(origin: Pki, status: int, words: st
     assert expected == str(caught.value)
 
 
-def test_proxy_refusing_connect_is_retried(origin: Pki) -> None:
-    """A refused CONNECT is a failure to connect: retried, one CONNECT per attempt."""
+@pytest.mark.parametrize("status", [407, 403])
+def test_proxy_refusing_connect_is_not_retried(origin: Pki, status: int) -> None:
+    """CONNECT refused with 407/403: final, max_retries=2 sends one CONNECT (DESIGN §4:
+    repeating refused credentials only locks accounts)."""
     with (
-        RecordingProxy(refuse=403) as proxy,
+        RecordingProxy(refuse=status) as proxy,
         FakeUpstream(ssl_context=origin.server_context()) as service,
     ):
-        client = client_for(service.url, proxy={"url": proxy.url()}, max_retries=1)
-        with pytest.raises(APIConnectionError, match=r"\(403"):
+        client = client_for(service.url, proxy={"url": proxy.url()}, max_retries=2)
+        with pytest.raises(APIConnectionError, match=rf"\({status}"):
             client.models()
-    assert len(proxy.connects()) == 2
+    assert len(proxy.connects()) == 1
+
+
+def test_proxy_failing_connect_with_5xx_is_retried(origin: Pki) -> None:
+    """CONNECT answered 502 (the proxy could not reach the service): retried, one CONNECT
+    per attempt."""
+    with (
+        RecordingProxy(refuse=502) as proxy,
+        FakeUpstream(ssl_context=origin.server_context()) as service,
+    ):
+        client = client_for(service.url, proxy={"url": proxy.url()}, max_retries=2)
+        with pytest.raises(APIConnectionError, match=r"\(502"):
+            client.models()
+    assert len(proxy.connects()) == 3
 
 
 # --- TLS handshakes -------------------------------------------------------------------
@@ -192,7 +207,8 @@ def test_stalled_tls_handshake_is_a_connect_timeout() -> None:
     """A server that accepts TCP but never answers the ClientHello: connect timeout."""
     with SilentServer() as silent, pytest.raises(APITimeoutError) as caught:
         client_for(f"https://127.0.0.1:{silent.port}", connect=FAST).models()
-    assert "timed out waiting for the TLS handshake (connect timeout)" in str(caught.value)
+    expected = "the TLS handshake did not finish within the connect timeout (0.3 s)"
+    assert expected in str(caught.value)
 
 
 def test_stalled_connect_answer_is_a_connect_timeout(upstream: FakeUpstream) -> None:

@@ -10,7 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from requests.structures import CaseInsensitiveDict
 
-from passthrough_client._retry import MAX_WAIT, backoff, retry_after, should_retry_status
+from passthrough_client._retry import (
+    MAX_WAIT,
+    backoff,
+    retry_after,
+    should_retry_connect_status,
+    should_retry_status,
+)
 
 NOW = 1_700_000_000.0
 
@@ -157,3 +163,11 @@ def test_backoff_is_bounded_by_8_seconds(attempt: int) -> None:
     """However many retries, the wait stays within 6 to 8 seconds after the cap."""
     wait = backoff(attempt)
     assert 0 < wait <= 8.0
+
+
+@pytest.mark.parametrize(
+    ("status", "retried"), [(407, False), (403, False), (400, False), (502, True), (503, True)]
+)
+def test_only_a_5xx_answer_to_connect_is_retried(status: int, retried: bool) -> None:
+    """A proxy's 407/403 to CONNECT is final (lockouts); a 5xx is worth another try."""
+    assert retried == should_retry_connect_status(status)
