@@ -221,6 +221,28 @@ def test_wsgi_service_forwards_only_the_listed_provider_data(
     assert all(CANARY not in value for _, value in sent)
 
 
+@pytest.mark.parametrize(
+    ("headers", "tenant"),
+    [
+        ({"X-OGX-Provider-Data": '{"tenant_id": "ogx"}'}, "ogx"),
+        (
+            {
+                "X-OGX-Provider-Data": '{"tenant_id": "ogx"}',
+                "X-LlamaStack-Provider-Data": '{"tenant_id": "llamastack"}',
+            },
+            "llamastack",
+        ),
+    ],
+)
+def test_wsgi_service_understands_the_ogx_header(
+    upstream: FakeUpstream, wsgi_port: int, headers: Dict[str, str], tenant: str
+) -> None:
+    """X-OGX-Provider-Data is understood too; X-LlamaStack-Provider-Data wins when both come."""
+    status, _ = post(wsgi_port, {"prompt": "hello"}, headers)
+    assert status == 200
+    assert upstream.requests[-1].headers["X-Tenant-ID"] == tenant
+
+
 def test_wsgi_service_rejects_invalid_provider_data(upstream: FakeUpstream, wsgi_port: int) -> None:
     """Provider data that is not JSON is the caller's error (400); nothing is sent upstream."""
     status, body = post(wsgi_port, {"prompt": "x"}, {"X-LlamaStack-Provider-Data": "{oops"})
