@@ -35,6 +35,9 @@ routes. Example (pytest)::
         assert [r.path for r in upstream.requests] == ["/v1/chat/completions"] * 2
         assert upstream.requests[-1].headers.get("authorization") == "Bearer k"
 
+From a shell, ``python -m passthrough_client.testing [--port N]`` serves it in the
+foreground until Ctrl-C, printing the ``export PASSTHROUGH_URL=...`` line to use.
+
 With ``ssl_context`` (a server-side context, e.g. ``trustme``'s
 ``ca.issue_cert("127.0.0.1").configure_cert(ctx)``) the server speaks TLS; each request
 records the negotiated version and cipher and the client certificate's subject, and

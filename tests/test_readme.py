@@ -6,6 +6,8 @@ A fenced block right after ``<!-- readme-test: KIND -->`` is checked:
   as ``python -m passthrough_client``, the same command line) and its output must equal
   the lines after it, once paths of the certifi bundle, ports and versions are
   normalised;
+- ``python``: run as a script against a ``FakeUpstream`` standing in for the
+  ``http://127.0.0.1:8321`` it names; ``pytest``: run as a test file, every test passing;
 - ``examples-server`` and ``examples-client``: the "Run the examples" section, run
   verbatim (on a free port instead of the one shown): the server in one process, the
   client block in bash with ``set -e``, as a user would in two terminals.
@@ -24,6 +26,8 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 import pytest
+
+from passthrough_client.testing import FakeUpstream
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -84,6 +88,43 @@ def test_console_sample_matches_the_real_output(command: str, shown: str) -> Non
     )
     assert result.returncode == 0, result.stderr
     assert normalised(result.stdout) == normalised(shown)
+
+
+def test_python_samples_run_against_the_fake_service() -> None:
+    """Each marked Python sample runs to its end against a fake service with its models."""
+    assert blocks("python")
+    for code in blocks("python"):
+        with FakeUpstream(models=("llama-3-70b", "text-embedder")) as upstream:
+            result = subprocess.run(
+                [sys.executable, "-c", code.replace("http://127.0.0.1:8321", upstream.url)],
+                cwd=str(ROOT),
+                env=env(),
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT,
+            )
+            paths = [r.path for r in upstream.requests]
+        assert result.returncode == 0, result.stderr
+        assert "/v1/chat/completions" in paths
+
+
+def test_pytest_samples_pass(tmp_path: Path) -> None:
+    """Each marked pytest sample passes as a test file of its own."""
+    assert blocks("pytest")
+    for number, code in enumerate(blocks("pytest")):
+        path = tmp_path / f"test_sample_{number}.py"
+        path.write_text(code, encoding="utf-8")
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path)],
+            cwd=str(tmp_path),
+            env=env(),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert re.search(r"\b\d+ passed\b", result.stdout)
+        assert "failed" not in result.stdout and "skipped" not in result.stdout
 
 
 def free_port() -> int:
