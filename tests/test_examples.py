@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterator, List, Tuple
 import pytest
 import trustme
 
-from passthrough_client import PassthroughClient, load_config
+from passthrough_client import ConfigError, PassthroughClient, load_config
 from passthrough_client.testing import FakeUpstream
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,6 +127,23 @@ def test_show_config_masks_the_key() -> None:
     assert result.returncode == 0, result.stderr
     assert '"api_key": "**********"' in result.stdout
     assert CANARY not in result.stdout
+
+
+# ------------------------------------------------------------------ run.yaml
+
+
+def test_run_yaml_needs_a_provider_id_and_loads_each_provider() -> None:
+    """run.yaml has two passthrough providers: each loads by its id, none without one."""
+    path = EXAMPLES / "run.yaml"
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert "several remote::passthrough providers ('research', 'production')" in str(caught.value)
+    research = load_config(
+        path, environ={"PASSTHROUGH_URL": "http://127.0.0.1:9"}, provider_id="research"
+    )
+    assert research.base_url == "http://127.0.0.1:9"
+    production = load_config(path, environ={}, provider_id="production")
+    assert production.allowed_models == ("llama-3-70b",)
 
 
 # ------------------------------------------------------------------ corporate-network.yaml
