@@ -285,9 +285,7 @@ class Stream(Generic[T]):
                 self._expired = True
                 shutdown(self._response)
 
-    # ------------------------------------------------------------ display
-
-    def __str__(self) -> str:
+    def __str__(self) -> str:  # the display methods: IPython/Jupyter, print()
         """Summarise without reading: what it yields, whether it is open, the HTTP status."""
         kind, state, status = (value for _, value in self._summary_rows())
         hint = ": iterate it or call .collect()" if state == "open" else ""
