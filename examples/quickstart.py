@@ -1,8 +1,15 @@
 """Quick start: list the models, then ask one of them a question.
 
-Run against any OpenAI-compatible service (or ``passthrough-client demo``'s fake one)::
+Run against any OpenAI-compatible service::
 
     PASSTHROUGH_URL=http://localhost:8000 PASSTHROUGH_API_KEY=sk-... python examples/quickstart.py
+
+or against the package's fake service, started in another terminal (it serves until
+Ctrl-C and prints the ``export`` line to use)::
+
+    python -m passthrough_client.testing --port 8765       # terminal 1
+    export PASSTHROUGH_URL=http://127.0.0.1:8765           # terminal 2
+    python examples/quickstart.py
 
 ``PASSTHROUGH_MODEL`` picks the model (default: the first one listed).
 """

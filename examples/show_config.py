@@ -1,6 +1,9 @@
 """Load a commented YAML configuration and print it with secrets masked.
 
 Run: python examples/show_config.py [path/to/config.yaml]
+
+YAML needs PyYAML, the ``yaml`` extra: ``pip install '.[yaml]'`` from a checkout
+(``pip install 'passthrough-client[yaml]'`` from PyPI).
 """
 
 from __future__ import annotations

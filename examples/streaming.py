@@ -1,7 +1,9 @@
 """Streaming: print a chat answer token by token, as it arrives.
 
 Run: ``PASSTHROUGH_URL=http://localhost:8000 python examples/streaming.py [PROMPT]``
-(``PASSTHROUGH_MODEL`` picks the model; default: the first one listed).
+(``PASSTHROUGH_MODEL`` picks the model; default: the first one listed). For a local
+try, ``python -m passthrough_client.testing`` serves a fake service and prints the
+``export PASSTHROUGH_URL=...`` line.
 """
 
 from __future__ import annotations

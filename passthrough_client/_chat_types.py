@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import attrs
 
+from ._display import Rows, displayed, shown
 from ._wire import (
     STR_OR_NONE,
     Wire,
@@ -37,7 +38,9 @@ __all__ = [
     "Usage",
     "read_usage",
     "tool_call_line",
+    "tool_call_text",
     "usage_lines",
+    "usage_rows",
 ]
 
 
@@ -67,15 +70,23 @@ def read_usage(d: Dict[str, Any]) -> Optional[Usage]:
     return None if value is None else Usage.from_dict(value)
 
 
-def usage_lines(usage: Optional[Usage]) -> List[str]:
-    """The summary line for ``usage`` (``12 prompt + 5 completion = 17 tokens``), if any."""
-    if usage is None:
-        return []
+def _usage_text(usage: Usage) -> str:
+    """``12 prompt + 5 completion = 17 tokens``."""
     counts = f"{usage.prompt_tokens} prompt"
     if usage.completion_tokens is not None:
         counts += f" + {usage.completion_tokens} completion"
     unit = "token" if usage.total_tokens == 1 else "tokens"
-    return [f"  usage: {counts} = {usage.total_tokens} {unit}"]
+    return f"{counts} = {usage.total_tokens} {unit}"
+
+
+def usage_lines(usage: Optional[Usage]) -> List[str]:
+    """The summary line for ``usage`` (``12 prompt + 5 completion = 17 tokens``), if any."""
+    return [] if usage is None else [f"  usage: {_usage_text(usage)}"]
+
+
+def usage_rows(usage: Optional[Usage]) -> Rows:
+    """The summary table row for ``usage``, if any."""
+    return [] if usage is None else [("usage", _usage_text(usage))]
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -113,6 +124,12 @@ def tool_call_line(function: Optional[ToolCallFunction]) -> str:
     """The summary line of a tool call: ``      tool call name('arguments')``."""
     function = function or ToolCallFunction()
     return f"      tool call {function.name}({short_text(function.arguments)})"
+
+
+def tool_call_text(function: Optional[ToolCallFunction]) -> str:
+    """A tool call for a summary table: ``name(arguments)``."""
+    function = function or ToolCallFunction()
+    return f"{function.name}({shown(function.arguments)})"
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -184,6 +201,7 @@ class ChatCompletionChoice(Wire):
         return keep_raw(self, d)
 
 
+@displayed
 @attrs.frozen(slots=True, kw_only=True)
 class ChatCompletion(Wire):
     """A chat completion (``object: "chat.completion"``), or one assembled from a stream."""
@@ -223,3 +241,14 @@ class ChatCompletion(Wire):
             )
             lines.extend(tool_call_line(call.function) for call in message.tool_calls or ())
         return "\n".join(lines + usage_lines(self.usage))
+
+    def _summary_rows(self) -> Rows:
+        """The rows of the HTML summary: id, model, each choice, usage."""
+        rows = [("id", shown(self.id)), ("model", shown(self.model))]
+        for choice in self.choices:
+            message, i = choice.message, choice.index
+            rows.append((f"[{i}] {message.role}", shown(message.content)))
+            calls = message.tool_calls or ()
+            rows.extend((f"[{i}] tool call", tool_call_text(c.function)) for c in calls)
+            rows.append((f"[{i}] finish_reason", shown(choice.finish_reason)))
+        return rows + usage_rows(self.usage)

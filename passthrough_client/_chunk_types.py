@@ -13,7 +13,15 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import attrs
 
-from ._chat_types import ToolCallFunction, Usage, tool_call_line, usage_lines
+from ._chat_types import (
+    ToolCallFunction,
+    Usage,
+    tool_call_line,
+    tool_call_text,
+    usage_lines,
+    usage_rows,
+)
+from ._display import Rows, displayed, shown
 from ._wire import (
     STR_OR_NONE,
     Wire,
@@ -142,6 +150,7 @@ def _choice_lines(choice: ChunkChoice) -> List[str]:
     return [line, *(tool_call_line(call.function) for call in delta.tool_calls or ())]
 
 
+@displayed
 @attrs.frozen(slots=True, kw_only=True)
 class ChatCompletionChunk(Wire):
     """One event of a streamed chat completion (``object: "chat.completion.chunk"``)."""
@@ -190,6 +199,18 @@ class ChatCompletionChunk(Wire):
         for choice in self.choices:
             lines.extend(_choice_lines(choice))
         return "\n".join(lines + usage_lines(self.usage))
+
+    def _summary_rows(self) -> Rows:
+        """The rows of the HTML summary: id, model, each choice's delta, usage."""
+        rows = [("id", shown(self.id)), ("model", shown(self.model))]
+        for choice in self.choices:
+            delta, i = choice.delta, choice.index
+            rows.append((f"[{i}] {delta.role or 'delta'}", shown(delta.content)))
+            calls = delta.tool_calls or ()
+            rows.extend((f"[{i}] tool call", tool_call_text(c.function)) for c in calls)
+            if choice.finish_reason is not None:
+                rows.append((f"[{i}] finish_reason", choice.finish_reason))
+        return rows + usage_rows(self.usage)
 
 
 _CHUNK_SLOTS = slot_setters(

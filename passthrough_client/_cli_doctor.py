@@ -86,16 +86,19 @@ class _Report:
 
 
 def _configuration(
-    path: Optional[str], provider_data: Optional[str], environ: Optional[Mapping[str, str]]
+    path: Optional[str],
+    provider_data: Optional[str],
+    environ: Optional[Mapping[str, str]],
+    provider_id: Optional[str] = None,
 ) -> Tuple[Tuple[PassthroughClient, str, dict[str, str]], List[str]]:
     try:
-        client = open_client(path, max_retries=0, environ=environ)
+        client = open_client(path, max_retries=0, environ=environ, provider_id=provider_id)
         url, headers = client._requests.build("/models", provider_data, None)
     except PassthroughError as exc:
         raise _Failed(describe_error(exc)[1]) from None
     auth = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
     details = [
-        source_of(path),
+        source_of(path, provider_id),
         f"service: {mask_url(url.rpartition('/models')[0])}",
         f"Authorization: {mask_header('Authorization', auth) if auth else 'none (no API key)'}",
     ]
@@ -299,9 +302,10 @@ def _check(
     path: Optional[str],
     provider_data: Optional[str],
     environ: Optional[Mapping[str, str]],
+    provider_id: Optional[str] = None,
 ) -> None:
     client, url, headers = report.step(
-        "configuration", lambda: _configuration(path, provider_data, environ)
+        "configuration", lambda: _configuration(path, provider_data, environ, provider_id)
     )
     with client:
         proxy = report.step("route", lambda: _route(client._transport, url))
@@ -316,6 +320,7 @@ def run_doctor(
     *,
     err: Optional[TextIO] = None,
     environ: Optional[Mapping[str, str]] = None,
+    provider_id: Optional[str] = None,
 ) -> int:
     """Check each step on the way to the service; 0 when all pass, 1 when one fails.
 
@@ -323,11 +328,12 @@ def run_doctor(
 
     ``config_path`` ``None`` means the sample configuration (``PASSTHROUGH_URL``);
     ``provider_data`` is JSON text, used as a call would use it (e.g. for a
-    ``passthrough_url``). The failing step is named on ``err`` (default stderr).
+    ``passthrough_url``). ``provider_id`` picks a provider of a run configuration.
+    The failing step is named on ``err`` (default stderr).
     """
     report = _Report(out)
     try:
-        _check(report, config_path, provider_data, environ)
+        _check(report, config_path, provider_data, environ, provider_id)
     except _Failed:
         (err or sys.stderr).write(f"error: doctor: {report.failed}\n")
         if report.failed and report.failed.startswith("the 'configuration' step"):

@@ -164,17 +164,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 class Server(socketserver.TCPServer):
-    """A threaded HTTP/1.1 server on ``(host, 0)``: call :meth:`start`, then :meth:`stop`.
+    """A threaded HTTP/1.1 server on ``(host, port)``: call :meth:`start`, then :meth:`stop`.
 
     ``stopping`` is set by :meth:`stop`; replies in progress watch it (see ``Wire``).
     """
 
     request_queue_size = 128
+    allow_reuse_address = True  # as http.server does: a fixed port is free again at once
 
     def __init__(
         self,
         host: str,
         *,
+        port: int = 0,
         ssl_context: Optional[ssl.SSLContext],
         hooks: Hooks,
         stopping: threading.Event,
@@ -188,7 +190,7 @@ class Server(socketserver.TCPServer):
         self._lock = threading.Lock()
         self._conns: Dict[int, Tuple[socket.socket, threading.Thread]] = {}
         self._thread: Optional[threading.Thread] = None
-        super().__init__((host, 0), http.server.BaseHTTPRequestHandler, bind_and_activate=False)
+        super().__init__((host, port), http.server.BaseHTTPRequestHandler, bind_and_activate=False)
 
     def start(self) -> None:
         """Bind, listen and accept in a daemon thread; an ``OSError`` closes everything."""

@@ -20,6 +20,9 @@ __all__ = ["dump_config", "load_config"]
 
 PROVIDER_TYPE = "remote::passthrough"
 _VARIABLE = re.compile(r"\$\{env\.([A-Z0-9_]+)(?:(:=|:\+)([^}]*))?\}")
+# Llama Stack's old default syntax, ``${env.NAME:default}``: a hint, never a literal
+# (``:-``, the shell's spelling, is not Llama Stack's and stays text like any other).
+_OLD_DEFAULT = re.compile(r"\$\{env\.([A-Za-z0-9_]+):(?![=+-])[^}]*\}")
 _DROP = object()  # a value that substitution left empty: "not set"
 _MAPPING_FIELDS = frozenset({"forward_headers", "network.headers"})  # keys shown as ['k']
 
@@ -56,12 +59,15 @@ def load_config(
             f"<source>: expected a mapping or a file path, got {type(source).__name__}"
         )
     block = _select_block(document, provider_id, env)
+    old_syntax = _old_syntax(block, "")
+    if old_syntax:  # reported alone: the other problems would only follow from it
+        raise ConfigError(old_syntax)
     errors: list[str] = []
     substituted = _substitute_tree(block, env, "", errors)
     try:
         config = structure_config(substituted, base_dir)
     except ConfigError as exc:
-        raise ConfigError(errors + exc.errors) from None
+        raise ConfigError(errors + [_hinted(e) for e in exc.errors]) from None
     if errors:
         raise ConfigError(errors)
     return config
@@ -138,7 +144,7 @@ def _parse_yaml(text: str, path: str) -> Any:
     except ImportError:
         raise ConfigError(
             f"<file>: reading {path} needs PyYAML: pip install 'passthrough-client[yaml]' "
-            "(or use a .json file)"
+            "(or pip install '.[yaml]' from a checkout), or use a .json file"
         ) from None
     try:
         return yaml.load(text, Loader=_yaml_loader())
@@ -177,6 +183,9 @@ def _provider_block(
     found = []
     for i, entry in enumerate(entries):
         if isinstance(entry, Mapping) and entry.get("provider_type") == PROVIDER_TYPE:
+            old_syntax = _old_syntax(entry.get("provider_id"), f"{path}[{i}].provider_id")
+            if old_syntax:
+                raise ConfigError(old_syntax)
             pid = _lenient_substitute(entry.get("provider_id"), environ)
             if pid:  # Llama Stack disables a provider whose id substitutes to empty
                 found.append((i, pid, entry))
@@ -187,7 +196,10 @@ def _provider_block(
         raise ConfigError(f"{path}: no {PROVIDER_TYPE} provider{which} found")
     if len(found) > 1:
         ids = ", ".join(repr(f[1]) for f in found)
-        raise ConfigError(f"{path}: several {PROVIDER_TYPE} providers ({ids}); pass provider_id=")
+        raise ConfigError(
+            f"{path}: several {PROVIDER_TYPE} providers ({ids}); pick one with provider_id= "
+            "(--provider-id on the command line)"
+        )
     index, _, entry = found[0]
     block = entry.get("config", {})
     if block is None:
@@ -236,13 +248,17 @@ def _substitute(text: str, environ: Mapping[str, str], path: str, errors: list[s
     return Substituted(result) if result != text else text
 
 
+def _child_path(path: str, key: Any) -> str:
+    return f"{path}[{key!r}]" if path in _MAPPING_FIELDS else key_path(path, key)
+
+
 def _substitute_tree(node: Any, environ: Mapping[str, str], path: str, errors: list[str]) -> Any:
     if isinstance(node, str):
         return _substitute(node, environ, path, errors)
     if isinstance(node, Mapping):
         out = {}
         for key, value in node.items():
-            where = f"{path}[{key!r}]" if path in _MAPPING_FIELDS else key_path(path, key)
+            where = _child_path(path, key)
             new = _substitute_tree(value, environ, where, errors)
             if new is not _DROP:
                 out[key] = new
@@ -251,6 +267,34 @@ def _substitute_tree(node: Any, environ: Mapping[str, str], path: str, errors: l
         items = (_substitute_tree(v, environ, f"{path}[{i}]", errors) for i, v in enumerate(node))
         return [item for item in items if item is not _DROP]
     return node
+
+
+# ---------------------------------------------------------------- hints
+
+
+def _hinted(error: str) -> str:
+    """``error`` with a hint for a mistake common in the wild (``url:`` for ``base_url:``)."""
+    if error.startswith("url: unknown field;"):
+        return "url: unknown field; did you mean 'base_url'? (the service's URL is base_url)"
+    return error
+
+
+def _old_syntax(node: Any, path: str) -> list[str]:
+    """One error per string using ``${env.NAME:default}`` (names only: a default may be secret)."""
+    if isinstance(node, str):
+        names = _OLD_DEFAULT.findall(node)
+        return [
+            f"{path or '<root>'}: ${{env.{name}:...}} is Llama Stack's old syntax; "
+            f"use ${{env.{name}:=...}} for a default"
+            for name in names
+        ]
+    if isinstance(node, Mapping):
+        pairs = [(_child_path(path, key), value) for key, value in node.items()]
+    elif isinstance(node, list):
+        pairs = [(f"{path}[{i}]", value) for i, value in enumerate(node)]
+    else:
+        return []
+    return [error for where, value in pairs for error in _old_syntax(value, where)]
 
 
 # ---------------------------------------------------------------- dumping

@@ -295,6 +295,30 @@ class Stream(Generic[T]):
                 self._expired = True
                 shutdown(self._response)
 
+    def __str__(self) -> str:  # the display methods: IPython/Jupyter, print()
+        """Summarise without reading: what it yields, whether it is open, the HTTP status."""
+        kind, state, status = (value for _, value in self._summary_rows())
+        hint = ": iterate it or call .collect()" if state == "open" else ""
+        return f"Stream of {kind} ({state}, HTTP {status}){hint}"
+
+    def _summary_rows(self) -> list[tuple[str, str]]:
+        # Displaying must never consume the stream: only what is already known.
+        chat = isinstance(self._accumulator, ChatAccumulator)
+        kind = "ChatCompletionChunk" if chat else "Completion"
+        state = "finished or closed" if self._done else "open"
+        status = f"{self._response.status_code} {self._response.reason or ''}".strip()
+        return [("yields", kind), ("state", state), ("status", status)]
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's text display: the summary, never reading from the stream."""
+        printer.text(str(self))
+
+    def _repr_html_(self) -> str:
+        """Jupyter's HTML display: the summary as an escaped table, never reading."""
+        from ._display import html_table  # imported on use: only notebooks need it
+
+        return html_table("Stream", self._summary_rows())
+
 
 def _on_deadline(ref: weakref.ref[Stream[Any]]) -> None:
     stream = ref()

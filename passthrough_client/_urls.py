@@ -23,7 +23,7 @@ def service_url_problem(url: str) -> Optional[str]:
     except ValueError:
         return "not a valid URL (check the host and port)"
     if parts.scheme not in ("http", "https") or not host:
-        return "must be an http:// or https:// URL with a host"
+        return "must be an http:// or https:// URL with a host" + _scheme_hint(url)
     if ":" not in host and not _valid_host_name(host):
         return "the host name is not valid (empty label or a label over 63 characters)"
     if parts.username is not None or parts.password is not None:
@@ -38,3 +38,14 @@ def _valid_host_name(host: str) -> bool:
     except UnicodeError:
         return False
     return True
+
+
+def _scheme_hint(url: str) -> str:
+    """A hint for ``host:port/path`` written without a scheme (the URL is not quoted)."""
+    if "://" in url:
+        return ""
+    try:
+        host = urlsplit("http://" + url).hostname
+    except ValueError:
+        return ""
+    return "; it has no scheme: did you mean http://... or https://...?" if host else ""

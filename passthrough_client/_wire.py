@@ -207,7 +207,3 @@ class Wire:
         fields = attrs.fields(type(self))
         pairs = ((f.name, getattr(self, f.name)) for f in fields if f.init)
         return {name: _to_json(value) for name, value in pairs if value is not None}
-
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        """Show ``str(self)`` in IPython and Jupyter."""
-        printer.text(str(self))

@@ -3,7 +3,9 @@
 Commands: ``models``, ``chat MODEL PROMPT``, ``complete MODEL PROMPT``,
 ``embed MODEL TEXT...``, ``config [FILE]``, ``doctor`` and ``demo``. ``--config FILE``
 may stand anywhere on the command line; without it the sample configuration applies
-(``PASSTHROUGH_URL``, ``PASSTHROUGH_API_KEY``).
+(``PASSTHROUGH_URL``, ``PASSTHROUGH_API_KEY``). ``--provider-id ID`` (anywhere too)
+picks one ``remote::passthrough`` provider of a Llama Stack run configuration that has
+several. ``demo`` runs against its own local fake service: it takes neither option.
 
 Exit codes: 0 success; 1 a service or connection error, or a failed ``doctor`` step;
 2 a usage or configuration error (including invalid ``--provider-data`` and a model
@@ -29,6 +31,7 @@ import traceback
 from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, TextIO
 
 from ._client import PassthroughClient
+from ._loading import load_config
 from ._version import __version__
 from .exceptions import (
     APIConnectionError,
@@ -67,9 +70,11 @@ def mask_header(name: str, value: str) -> str:
     return MASK if _SECRET_NAME.search(name) else value
 
 
-def source_of(config_path: Optional[str]) -> str:
+def source_of(config_path: Optional[str], provider_id: Optional[str] = None) -> str:
     """Say where the configuration comes from, for messages."""
-    return config_path if config_path is not None else SAMPLE_SOURCE
+    if config_path is None:
+        return SAMPLE_SOURCE
+    return config_path if provider_id is None else f"{config_path}, provider_id {provider_id!r}"
 
 
 def open_client(
@@ -77,15 +82,18 @@ def open_client(
     *,
     max_retries: int = 2,
     environ: Optional[Mapping[str, str]] = None,
+    provider_id: Optional[str] = None,
 ) -> PassthroughClient:
     """A client for ``config_path``, or for the sample configuration when it is ``None``.
 
+    ``provider_id`` picks one provider of a run configuration (as ``load_config``'s).
     Raises :class:`ConfigError`; without a file, the message says how to set the URL.
     """
     try:
         if config_path is None:
             return PassthroughClient(max_retries=max_retries, environ=environ)
-        return PassthroughClient(config_path, max_retries=max_retries, environ=environ)
+        config = load_config(config_path, environ=environ, provider_id=provider_id)
+        return PassthroughClient(config, max_retries=max_retries, environ=environ)
     except ConfigError as exc:
         if config_path is None and any("PASSTHROUGH_URL" in e for e in exc.errors):
             raise ConfigError(
@@ -216,7 +224,7 @@ def _cmd_embed(client: PassthroughClient, args: argparse.Namespace, out: TextIO)
 def _cmd_config(client: PassthroughClient, args: argparse.Namespace, out: TextIO) -> int:
     from ._cli_config import print_config
 
-    return print_config(client, source_of(args.config), out)
+    return print_config(client, source_of(args.config, args.provider_id), out)
 
 
 _COMMANDS: dict[str, Callable[[PassthroughClient, argparse.Namespace, TextIO], int]] = {
@@ -237,6 +245,10 @@ def _common() -> argparse.ArgumentParser:
     common.add_argument(
         "--config", metavar="FILE", default=argparse.SUPPRESS,
         help="configuration file (YAML or JSON); default: PASSTHROUGH_URL/PASSTHROUGH_API_KEY",
+    )  # fmt: skip
+    common.add_argument(
+        "--provider-id", metavar="ID", default=argparse.SUPPRESS,
+        help="the remote::passthrough provider to use from a run configuration with several",
     )  # fmt: skip
     common.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS,
@@ -287,7 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("file", metavar="FILE", nargs="?", help="same as --config FILE")
     doctor = sub.add_parser("doctor", parents=[common], help="check the way to the service")
     doctor.add_argument("--provider-data", metavar="JSON", help="provider data (a JSON object)")
-    sub.add_parser("demo", parents=[common], help="run every call against a local fake service")
+    sub.add_parser(
+        "demo", parents=[common], help="run every call against its own local fake service"
+    )
     return parser
 
 
@@ -295,11 +309,19 @@ def _parse(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.config = getattr(args, "config", None)
+    args.provider_id = getattr(args, "provider_id", None)
     args.debug = getattr(args, "debug", False)
     if args.command == "config" and args.file is not None:
         if args.config is not None:
             parser.error("config: give the file either as FILE or with --config, not both")
         args.config = args.file
+    if args.command == "demo" and (args.config is not None or args.provider_id is not None):
+        parser.error(
+            "demo: --config and --provider-id do not apply: the demo starts its own local "
+            "fake service; to try your configuration, run 'doctor' or 'models' with it"
+        )
+    if args.provider_id is not None and args.config is None:
+        parser.error("--provider-id needs --config FILE (a Llama Stack run configuration)")
     return args
 
 
@@ -314,9 +336,9 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
     if args.command == "doctor":
         from ._cli_doctor import run_doctor
 
-        return run_doctor(args.config, args.provider_data, out)
+        return run_doctor(args.config, args.provider_data, out, provider_id=args.provider_id)
     retries = getattr(args, "max_retries", 2)
-    with open_client(args.config, max_retries=retries) as client:
+    with open_client(args.config, max_retries=retries, provider_id=args.provider_id) as client:
         return _COMMANDS[args.command](client, args, out)
 
 

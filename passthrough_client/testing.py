@@ -35,6 +35,9 @@ routes. Example (pytest)::
         assert [r.path for r in upstream.requests] == ["/v1/chat/completions"] * 2
         assert upstream.requests[-1].headers.get("authorization") == "Bearer k"
 
+From a shell, ``python -m passthrough_client.testing [--port N]`` serves it in the
+foreground until Ctrl-C, printing the ``export PASSTHROUGH_URL=...`` line to use.
+
 With ``ssl_context`` (a server-side context, e.g. ``trustme``'s
 ``ca.issue_cert("127.0.0.1").configure_cert(ctx)``) the server speaks TLS; each request
 records the negotiated version and cipher and the client certificate's subject, and
@@ -151,9 +154,10 @@ class _Queued:
 
 
 class FakeUpstream:
-    """A real OpenAI-compatible HTTP server on an ephemeral local port; see the module doc.
+    """A real OpenAI-compatible HTTP server on a local port; see the module doc.
 
-    ``models`` are listed by ``GET /v1/models``; ``prefix`` (e.g. ``"/openai"``) moves
+    ``port`` is the port to listen on (``0``, the default: a free one the system
+    picks). ``models`` are listed by ``GET /v1/models``; ``prefix`` (e.g. ``"/openai"``) moves
     every route under it (``/openai/v1/...``, and :attr:`url` ends in it); ``stream_delay``
     is the wait in seconds between the events of a default streamed reply (for latency
     and cancellation tests). Use it as a context manager, or call :meth:`start` and
@@ -171,6 +175,7 @@ class FakeUpstream:
         ssl_context: Optional[ssl.SSLContext] = None,
         models: Sequence[str] = ("fake-model", "fake-embedder"),
         host: str = "127.0.0.1",
+        port: int = 0,
         prefix: str = "",
         stream_delay: float = 0.0,
     ) -> None:
@@ -178,6 +183,7 @@ class FakeUpstream:
         self.ssl_context = ssl_context
         self.models = tuple(models)
         self.host = host
+        self._port = port
         self.prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
         self.stream_delay = stream_delay
         self.connections_opened = 0
@@ -240,7 +246,11 @@ class FakeUpstream:
             disconnected=self._count_disconnect,
         )
         server = Server(
-            self.host, ssl_context=self.ssl_context, hooks=hooks, stopping=self._stopping
+            self.host,
+            port=self._port,
+            ssl_context=self.ssl_context,
+            hooks=hooks,
+            stopping=self._stopping,
         )
         server.start()
         self._server = server
@@ -333,3 +343,9 @@ class FakeUpstream:
         with self._cond:
             self.disconnects_mid_response += 1
             self._cond.notify_all()
+
+
+if __name__ == "__main__":  # python -m passthrough_client.testing [--port N]
+    from ._fake_serve import main
+
+    raise SystemExit(main())

@@ -44,8 +44,10 @@ from ._chat_types import (
     Usage,
     read_usage,
     usage_lines,
+    usage_rows,
 )
 from ._chunk_types import ChatCompletionChunk, ChoiceDelta, ChoiceDeltaToolCall, ChunkChoice
+from ._display import Rows, displayed, shown
 from ._wire import (
     Wire,
     as_object,
@@ -101,6 +103,7 @@ class CompletionChoice(Wire):
         return keep_raw(self, d)
 
 
+@displayed
 @attrs.frozen(slots=True, kw_only=True)
 class Completion(Wire):
     """A text completion (``object: "text_completion"``); streams yield these too."""
@@ -134,6 +137,14 @@ class Completion(Wire):
             text, reason = short_text(choice.text), choice.finish_reason
             lines.append(f"  [{choice.index}] {text} (finish_reason={reason!r})")
         return "\n".join(lines + usage_lines(self.usage))
+
+    def _summary_rows(self) -> Rows:
+        """The rows of the HTML summary: id, model, each choice, usage."""
+        rows = [("id", shown(self.id)), ("model", shown(self.model))]
+        for choice in self.choices:
+            rows.append((f"[{choice.index}] text", shown(choice.text)))
+            rows.append((f"[{choice.index}] finish_reason", shown(choice.finish_reason)))
+        return rows + usage_rows(self.usage)
 
 
 def _vector(d: Dict[str, Any]) -> Union[Tuple[float, ...], str]:
@@ -173,6 +184,7 @@ class Embedding(Wire):
         return keep_raw(self, d)
 
 
+@displayed
 @attrs.frozen(slots=True, kw_only=True)
 class EmbeddingsResponse(Wire):
     """The answer of an embeddings call (``object: "list"``)."""
@@ -203,7 +215,15 @@ class EmbeddingsResponse(Wire):
         head = f"EmbeddingsResponse(model={self.model!r}, {count} {noun}"
         return "\n".join([f"{head}, dimension {dimension})", *usage_lines(self.usage)])
 
+    def _summary_rows(self) -> Rows:
+        """The rows of the HTML summary: model, count, dimension, usage."""
+        first = self.data[0].embedding if self.data else None
+        dimension = "base64" if isinstance(first, str) else str(len(first or ()))
+        rows = [("model", shown(self.model)), ("embeddings", str(len(self.data)))]
+        return [*rows, ("dimension", dimension), *usage_rows(self.usage)]
 
+
+@displayed
 @attrs.frozen(slots=True, kw_only=True)
 class Model(Wire):
     """A model listed by ``GET /v1/models``."""
@@ -228,3 +248,7 @@ class Model(Wire):
     def __str__(self) -> str:
         """Summarise: the model's id and owner."""
         return f"Model(id={self.id!r}, owned_by={self.owned_by!r})"
+
+    def _summary_rows(self) -> Rows:
+        """The rows of the HTML summary: id and owner."""
+        return [("id", shown(self.id)), ("owned_by", shown(self.owned_by))]

@@ -154,5 +154,5 @@ def test_testing_modules_import_only_the_standard_library() -> None:
     helpers = {f".{path.stem}" for path in modules[1:]}
     stdlib = {"__future__", "contextlib", "dataclasses", "gzip", "hashlib", "http", "json"}
     stdlib |= {"re", "select", "selectors", "socket", "socketserver", "ssl", "struct"}
-    stdlib |= {"threading", "time"}
-    assert imported <= stdlib | {"typing"} | helpers
+    stdlib |= {"threading", "time", "argparse", "signal", "sys"}  # argparse...: _fake_serve
+    assert imported <= stdlib | {"typing"} | helpers | {".testing"}
