@@ -16,7 +16,8 @@ import socket
 import ssl
 from typing import Any
 
-from urllib3.exceptions import ProtocolError, ReadTimeoutError
+from requests import RequestException
+from urllib3.exceptions import HTTPError, ProtocolError, ReadTimeoutError
 
 from ._compat import read_available
 from ._decode import Source, decoding_reader, read_limited, too_large
@@ -107,6 +108,8 @@ def transport_error(exc: BaseException) -> BaseException:
     not happen: a socket timeout becomes ``ReadTimeoutError`` and a broken connection
     ``ProtocolError``, which the error translation knows how to put in words.
     """
+    if isinstance(exc, (RequestException, HTTPError)):  # already wrapped by requests/urllib3
+        return exc
     if isinstance(exc, socket.timeout) or (
         isinstance(exc, ssl.SSLError) and "timed out" in str(exc)
     ):

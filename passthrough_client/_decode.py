@@ -97,9 +97,6 @@ class _Inflater:
                     self._discard = True
                     return b""
             d = self._d = zlib.decompressobj(_ZLIB if _is_zlib(self._tail) else _RAW)
-        if d.eof:
-            self._next_member(d)
-            return b""
         try:
             out: bytes = d.decompress(self._tail, PIECE)
         except zlib.error as exc:
@@ -107,22 +104,23 @@ class _Inflater:
                 self._tail, self._discard = b"", True
                 return b""
             raise InvalidResponseError(
-                f"the response body could not be decoded ({self._name}: {exc})"
+                f"the response body could not be decoded: it does not match its "
+                f"Content-Encoding ({self._name}: {exc})"
             ) from None
-        self._tail = d.unconsumed_tail
-        if d.eof and d.unused_data:
-            self._next_member(d)
+        if d.eof:  # at the end, unconsumed_tail is stale: what follows is in unused_data
+            self._tail = d.unused_data
+            self._next_member()
+        else:
+            self._tail = d.unconsumed_tail
         return out
 
-    def _next_member(self, d: Any) -> None:
+    def _next_member(self) -> None:
         """After the end of a gzip member, another may follow; deflate has just one."""
-        rest = d.unused_data + self._tail
-        if not self._gzip:
+        if self._gzip:
+            self._d = zlib.decompressobj(_GZIP)
+            self._later = True
+        else:
             self._tail, self._discard = b"", True
-            return
-        self._d = zlib.decompressobj(_GZIP)
-        self._tail = rest
-        self._later = True
 
 
 def _is_zlib(head: bytes) -> bool:

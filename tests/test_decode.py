@@ -69,7 +69,7 @@ def test_gzip_members_one_after_another_are_all_decoded(parts: List[bytes], size
 def test_junk_after_a_gzip_member_is_ignored() -> None:
     """Bytes after a complete member that are not gzip are dropped, as urllib3 does."""
     read = decoding_reader(source(gzip.compress(b"hello") + b"\0junk", 3), "gzip")
-    assert b"hello" == read_limited(read, 100, "x")
+    assert read_limited(read, 100, "x") == b"hello"
 
 
 def test_no_encoding_is_the_source_itself() -> None:
@@ -126,3 +126,17 @@ def test_cut_returns_exactly_the_limit() -> None:
     """With ``cut`` (error bodies), the first ``limit`` bytes come back instead of an error."""
     read = decoding_reader(source(bomb(8), 65536), "gzip")
     assert bytes(1000) == read_limited(read, 1000, "x", cut=True)
+
+
+@pytest.mark.parametrize("size", [1000, 65536, 262144])
+def test_large_gzip_members_decode_to_exactly_their_size(size: int) -> None:
+    """Members bigger than a piece, read in any split, give back exactly their bytes."""
+    read = decoding_reader(source(bomb(8), size), "gzip")
+    total = 0
+    while True:
+        piece = read()
+        if not piece:
+            break
+        assert piece.count(0) == len(piece)
+        total += len(piece)
+    assert 8 * 2**20 == total

@@ -19,7 +19,7 @@ from passthrough_client import (
     InvalidResponseError,
     PassthroughClient,
 )
-from passthrough_client.testing import FakeUpstream, Reply
+from passthrough_client.testing import FakeUpstream
 
 REPLY = {"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": []}
 BODY = json.dumps(REPLY).encode()
@@ -79,7 +79,7 @@ def test_the_client_asks_only_for_encodings_it_decodes(upstream: FakeUpstream) -
     """Accept-Encoding names gzip and deflate, nothing else."""
     with PassthroughClient(base_url=upstream.url, environ={}) as client:
         bounded(lambda: chat(client))
-    assert "gzip, deflate" == upstream.requests[-1].headers["Accept-Encoding"]
+    assert upstream.requests[-1].headers["Accept-Encoding"] == "gzip, deflate"
 
 
 @pytest.mark.parametrize(
@@ -139,7 +139,7 @@ def test_an_error_body_is_cut_at_one_mib_after_decoding(serve: Any) -> None:
     client = serve(reply("500 Internal Server Error", "Content-Encoding: gzip\r\n", body))
     with pytest.raises(InternalServerError) as caught:
         bounded(lambda: chat(client))
-    assert 2**20 == len(caught.value.body)
+    assert len(caught.value.body) == 2**20
 
 
 def stream_script(
@@ -165,7 +165,7 @@ def test_a_gzip_event_stream_is_decoded(serve: Any) -> None:
     events = (f"data: {CHUNK}\n\n" * 3 + "data: [DONE]\n\n").encode()
     client = serve(stream_script(gzip.compress(events), "gzip"))
     chunks = bounded(lambda: list(chat(client, stream=True)))
-    assert ["hi"] * 3 == [c.choices[0].delta.content for c in chunks]
+    assert [c.choices[0].delta.content for c in chunks] == ["hi"] * 3
 
 
 @pytest.mark.parametrize(
