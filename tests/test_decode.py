@@ -139,4 +139,4 @@ def test_large_gzip_members_decode_to_exactly_their_size(size: int) -> None:
             break
         assert piece.count(0) == len(piece)
         total += len(piece)
-    assert 8 * 2**20 == total
+    assert total == 8 * 2**20

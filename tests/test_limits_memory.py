@@ -18,7 +18,7 @@ import subprocess
 import sys
 import textwrap
 import zlib
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, Callable, Dict
 
@@ -62,13 +62,13 @@ print(json.dumps(outcome), flush=True)
 """
 
 
-@lru_cache(maxsize=None)
+@cache
 def gzip_bomb() -> bytes:
     """About 1 MB of gzip that expands to 1 GiB of zeros (1024 members of 1 MiB)."""
     return gzip.compress(bytes(2**20), 9) * GIB_IN_MIB
 
 
-@lru_cache(maxsize=None)
+@cache
 def deflate_bomb() -> bytes:
     """About 1 MB of raw deflate that expands to 1 GiB of zeros."""
     encoder = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
