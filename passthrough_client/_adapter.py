@@ -38,6 +38,8 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError
 
+from ._conn_hooks import CallHooks
+
 __all__ = ["ConnectStepTimeout", "PassthroughAdapter", "StaleConnectionError"]
 
 _TLS_POOL_KEYS = (
@@ -73,7 +75,7 @@ class _StaleAwareMixin:
         return response
 
 
-class _HTTPConnection(_StaleAwareMixin, HTTPConnection):
+class _HTTPConnection(_StaleAwareMixin, CallHooks, HTTPConnection):
     pass
 
 
@@ -95,7 +97,7 @@ def _is_timeout(exc: BaseException) -> bool:
     )
 
 
-class _HTTPSConnection(_StaleAwareMixin, HTTPSConnection):
+class _HTTPSConnection(_StaleAwareMixin, CallHooks, HTTPSConnection):
     """Names the connect step that stalled; keeps the proxy hop on the proxy's policy."""
 
     _step = "the TCP connect"

@@ -20,12 +20,13 @@ from typing import (
 import attrs
 import requests
 
+from ._body import MAX_EVENT_BYTES, MAX_RESPONSE_BYTES
 from ._loading import Source, load_config
 from ._mask import Masker
 from ._models import ModelCache
 from ._request import RequestBuilder, encode_body, merge_body
 from ._responses import decode_json, snippet
-from ._send import Deadline, Sender, TimeoutArg
+from ._send import Deadline, Sender, TimeoutArg, check_limits
 from ._streaming import Stream
 from ._transport import Outgoing, Transport, environment_snapshot
 from .config import PassthroughConfig, Secret
@@ -120,8 +121,11 @@ class PassthroughClient:
     configure it. ``base_url``/``api_key`` override the configuration. One
     ``requests.Session`` is built here and shared by every call; the client is safe to
     share between threads. Use it as a context manager, or call :meth:`close`.
+    ``max_response_bytes`` bounds a non-streaming reply's body once decoded, and
+    ``max_event_bytes`` one line or event of a stream: a bigger one raises
+    :class:`InvalidResponseError` (naming the limit) and is never held in memory.
 
-    Raises :class:`ConfigError` for an invalid configuration.
+    Raises :class:`ConfigError` for an invalid configuration or limit.
     """
 
     def __init__(
@@ -133,22 +137,32 @@ class PassthroughClient:
         max_retries: int = 2,
         pool_maxsize: int = 10,
         refresh_interval: float = 300.0,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        max_event_bytes: int = MAX_EVENT_BYTES,
         environ: Optional[Mapping[str, str]] = None,
     ) -> None:
         env = os.environ if environ is None else environ
         _check_options(max_retries, pool_maxsize, refresh_interval)
+        check_limits(max_response_bytes=max_response_bytes, max_event_bytes=max_event_bytes)
         # Every constructor option, in one place: pickling rebuilds the client from
         # these (a new option only needs adding here to travel with the client).
         self._options: dict[str, Any] = {
             "max_retries": max_retries,
             "pool_maxsize": pool_maxsize,
             "refresh_interval": refresh_interval,
+            "max_response_bytes": max_response_bytes,
+            "max_event_bytes": max_event_bytes,
         }
         self._environ = environment_snapshot(env)
         self.config = _resolve_config(config, base_url, api_key, env)
         self._transport = Transport(self.config, environ=env, pool_maxsize=pool_maxsize)
         self._requests = RequestBuilder(self.config, self._transport.headers)
-        self._sender = Sender(self._transport, max_retries)
+        self._sender = Sender(
+            self._transport,
+            max_retries,
+            max_response_bytes=max_response_bytes,
+            max_event_bytes=max_event_bytes,
+        )
         self._models = ModelCache(refresh=self.config.refresh_models, interval=refresh_interval)
         allowed = self.config.allowed_models
         self._allowed = None if allowed is None else frozenset(allowed)
@@ -391,4 +405,11 @@ class PassthroughClient:
     def _stream(self, endpoint: str, body: bytes, chunk_type: Any, call: _Call) -> Stream[Any]:
         response, url, deadline, masker = self._open("POST", endpoint, body, call, stream=True)
         route = self._transport.route(url, self._sender.timeout_for(call.timeout))
-        return Stream(response, chunk_type, route=route, deadline=deadline, masker=masker)
+        return Stream(
+            response,
+            chunk_type,
+            route=route,
+            deadline=deadline,
+            masker=masker,
+            max_event_bytes=self._sender.max_event_bytes,
+        )

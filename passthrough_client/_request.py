@@ -14,6 +14,7 @@ import logging
 from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit, urlunsplit
 
+from ._decode import ACCEPT_ENCODING
 from ._forward import Forwarded, parse_provider_data, resolve_provider_data
 from ._headers import FRAMING_HEADERS, is_token, value_problem
 from ._transport import USER_AGENT
@@ -121,7 +122,12 @@ class RequestBuilder:
         key = config.api_key.get_secret_value() if config.api_key else ""  # validated by config
         self._key = key or None
         self._auth = f"Bearer {key}" if key else None
-        base = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        # Accept-Encoding: only what _decode can decode within the size limits.
+        base = {
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
+        }
         for name, value in network_headers.items():
             _set(base, name, value)
         self._base = base

@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any, Mapping, Optional
 
+from ._body import body_reader, read_error_content
 from ._mask import NO_MASK, Masker
 from ._retry import retry_after
 from .exceptions import APIStatusError, InvalidResponseError, status_error_class
@@ -120,7 +121,6 @@ def status_error(
     )
 
 
-ERROR_BODY_LIMIT = 1 << 20
 ERROR_EVENT_LIMIT = 65536
 
 
@@ -129,21 +129,14 @@ def read_error_body(response: Any) -> bytes:
 
     An event stream yields the data of its first event (at most 64 KiB are read: a
     server may follow the error with keep-alives forever); any other body is read up
-    to 1 MiB. Transport exceptions propagate for the caller to translate.
+    to 1 MiB, counted after decoding its ``Content-Encoding``. Transport exceptions
+    propagate for the caller to translate.
     """
     if getattr(response, "_content_consumed", False):
         return bytes(response.content or b"")
     if "text/event-stream" in response.headers.get("content-type", ""):
         return _first_event_data(response)
-    chunks: list[bytes] = []
-    size = 0
-    while size <= ERROR_BODY_LIMIT:
-        data = response.raw.read(65536, decode_content=True)
-        if not data:
-            break
-        chunks.append(data)
-        size += len(data)
-    return b"".join(chunks)[:ERROR_BODY_LIMIT]
+    return read_error_content(response)
 
 
 def _first_event_data(response: Any) -> bytes:
@@ -151,12 +144,16 @@ def _first_event_data(response: Any) -> bytes:
 
     decoder = SSEDecoder()
     seen = b""
-    while len(seen) <= ERROR_EVENT_LIMIT:
-        data = response.raw.read1(65536, decode_content=True)
-        if not data:
-            break
-        seen += data
-        for event in decoder.feed(data):
-            if event.data:
-                return event.data.encode("utf-8")
+    try:
+        read = body_reader(response, 65536)
+        while len(seen) <= ERROR_EVENT_LIMIT:
+            data = read()
+            if not data:
+                break
+            seen += data
+            for event in decoder.feed(data):
+                if event.data:
+                    return event.data.encode("utf-8")
+    except InvalidResponseError:  # undecodable: what arrived before is all there is
+        pass
     return seen[:ERROR_EVENT_LIMIT]

@@ -1,26 +1,34 @@
-"""Sending one call: retries, deadlines, status errors and per-attempt logging."""
+"""Sending one call: retries, deadlines, status errors, body limits and per-attempt logging.
+
+The deadline covers the whole call: a :class:`._watchdog.Watchdog` is armed before
+anything is sent, and shuts down the socket in use (connecting, sending the body,
+waiting for the response head, reading the body) when the deadline passes. Whatever
+failure that causes is reported as the deadline's ``APITimeoutError``.
+"""
 
 from __future__ import annotations
 
-import contextlib
+import http.client
 import logging
 import math
-import threading
 import time
 from typing import Any, Callable, Optional, Union
 
 import requests
 
+from ._body import MAX_EVENT_BYTES, MAX_RESPONSE_BYTES, read_body, transport_error
+from ._compat import shutdown_response
 from ._errors import is_connect_failure, translate
 from ._mask import NO_MASK, Masker
 from ._proxy import mask_url
 from ._responses import read_error_body, status_error
 from ._retry import MAX_WAIT, backoff, retry_after, should_retry_status
 from ._transport import Outgoing, Timeout, Transport
+from ._watchdog import Watchdog, watching
 from .config import TimeoutConfig
 from .exceptions import APIConnectionError, APIStatusError, APITimeoutError, ConfigError
 
-__all__ = ["Deadline", "Sender", "TimeoutArg", "shutdown"]
+__all__ = ["Deadline", "Sender", "TimeoutArg", "check_limits", "shutdown"]
 
 log = logging.getLogger(__name__.rpartition(".")[0])
 
@@ -62,29 +70,44 @@ class Deadline:
             return timeout
         return Timeout(min(timeout.connect, left), min(timeout.read, left))
 
-    def watch(self, response: requests.Response) -> Optional[threading.Timer]:
-        """Arm a timer that shuts the response's socket down when the deadline passes."""
+    def watchdog(self) -> Optional[Watchdog]:
+        """A watchdog armed for the time left (``None`` when unbounded)."""
         left = self.remaining()
-        if left is None:
-            return None
-        timer = threading.Timer(left, shutdown, (response,))
-        timer.daemon = True
-        timer.start()
-        return timer
+        return None if left is None else Watchdog(left)
 
 
 def shutdown(response: requests.Response) -> None:
     """Unblock a pending read on the response's socket (from another thread)."""
-    with contextlib.suppress(Exception):  # the socket may already be gone
-        response.raw.shutdown()
+    shutdown_response(response.raw)
+
+
+def check_limits(**limits: Any) -> None:
+    """Raise :class:`ConfigError` naming each byte-limit keyword whose value is not a
+    whole number >= 1."""
+    problems = [
+        f"{name}: must be a whole number of bytes >= 1, got {value!r}"[:200]
+        for name, value in limits.items()
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1
+    ]
+    if problems:
+        raise ConfigError(problems)
 
 
 class Sender:
-    """Sends a call with the client's retry policy."""
+    """Sends a call with the client's retry policy and response size limits."""
 
-    def __init__(self, transport: Transport, max_retries: int) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        max_retries: int,
+        *,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        max_event_bytes: int = MAX_EVENT_BYTES,
+    ) -> None:
         self._transport = transport
         self._max_retries = max_retries
+        self.max_response_bytes = max_response_bytes
+        self.max_event_bytes = max_event_bytes
 
     def timeout_for(self, value: TimeoutArg) -> Timeout:
         """The per-call timeout: the call's own, else the configuration's.
@@ -106,10 +129,30 @@ class Sender:
     def send(
         self, outgoing: Outgoing, *, timeout: Timeout, deadline: Deadline, stream: bool
     ) -> requests.Response:
-        """A 2xx response, after retries; raises this package's errors otherwise."""
+        """A 2xx response, after retries; raises this package's errors otherwise.
+
+        Without ``stream`` the body has been read (``.content``), within
+        ``max_response_bytes``.
+        """
+        dog = deadline.watchdog()
+        try:
+            with watching(dog):
+                return self._send(outgoing, timeout, deadline, stream, dog)
+        finally:
+            if dog is not None:
+                dog.cancel()
+
+    def _send(
+        self,
+        outgoing: Outgoing,
+        timeout: Timeout,
+        deadline: Deadline,
+        stream: bool,
+        dog: Optional[Watchdog],
+    ) -> requests.Response:
         attempt = 0
         while True:
-            error, wait = self._attempt(outgoing, timeout, deadline, stream, attempt)
+            error, wait = self._attempt(outgoing, timeout, deadline, stream, attempt, dog)
             if isinstance(error, requests.Response):
                 return error
             if wait is None or attempt >= self._max_retries:
@@ -129,22 +172,26 @@ class Sender:
             attempt += 1
 
     def _attempt(
-        self, outgoing: Outgoing, timeout: Timeout, deadline: Deadline, stream: bool, attempt: int
+        self,
+        outgoing: Outgoing,
+        timeout: Timeout,
+        deadline: Deadline,
+        stream: bool,
+        attempt: int,
+        dog: Optional[Watchdog],
     ) -> tuple[Any, Optional[float]]:
         """``(response, None)`` on success, else ``(error, wait or None when final)``."""
         method, url = outgoing.method, outgoing.url
         capped = deadline.cap(timeout)
         started = time.monotonic()
         try:
-            response = self._transport.send(
-                outgoing, timeout=capped, stream=stream or deadline.at is not None
-            )
+            response = self._transport.send(outgoing, timeout=capped, stream=True)
         except APIStatusError as exc:  # a redirect that is not followed
             _log_attempt(method, url, str(exc.status_code), started, exc.request_id, attempt)
             return exc, None
         except APIConnectionError as exc:
             _log_attempt(method, url, _failure(exc), started, None, attempt)
-            if isinstance(exc, APITimeoutError) and not deadline.allows(0):
+            if _passed(deadline, dog):
                 raise deadline.expired() from exc
             retry = exc.__cause__ is not None and is_connect_failure(exc.__cause__)
             return exc, backoff(attempt) if retry else None
@@ -157,10 +204,16 @@ class Sender:
             attempt,
         )
         if response.status_code < 300:
-            if not stream and deadline.at is not None:
-                self._read_within(response, url, deadline)
+            if not stream:
+                self._read_within(response, url, deadline, dog, self._read_ok)
+            elif dog is not None and dog.fired:  # a head cut short by the deadline
+                response.close()
+                raise deadline.expired()
             return response, None
-        return self._status_failure(response, url, deadline, attempt, outgoing.masker)
+        return self._status_failure(response, url, deadline, attempt, dog, outgoing.masker)
+
+    def _read_ok(self, response: requests.Response) -> bytes:
+        return read_body(response, self.max_response_bytes, "max_response_bytes")
 
     def _status_failure(
         self,
@@ -168,9 +221,10 @@ class Sender:
         url: str,
         deadline: Deadline,
         attempt: int,
+        dog: Optional[Watchdog],
         masker: Masker = NO_MASK,
     ) -> tuple[APIStatusError, Optional[float]]:
-        content = self._read_within(response, url, deadline, read_error_body)
+        content = self._read_within(response, url, deadline, dog, read_error_body)
         error = status_error(response.status_code, response.headers, content, response, masker)
         response.close()
         if not should_retry_status(response.status_code, response.headers):
@@ -185,21 +239,27 @@ class Sender:
         response: requests.Response,
         url: str,
         deadline: Deadline,
-        read: Callable[[requests.Response], bytes] = lambda r: r.content,
+        dog: Optional[Watchdog],
+        read: Callable[[requests.Response], bytes],
     ) -> bytes:
-        """Read the body with ``read``, cut off by the deadline if one is set."""
-        timer = deadline.watch(response) if deadline.at is not None else None
+        """Read the body with ``read``; a failure after the deadline is the deadline's."""
         try:
-            return read(response)
+            content = read(response)
         except Exception as exc:
-            if deadline.at is not None and not deadline.allows(0):
+            response.close()
+            if _passed(deadline, dog):
                 raise deadline.expired() from exc
-            if isinstance(exc, (requests.RequestException, OSError)):
-                raise translate(exc, self._transport.route(url)) from exc
+            if isinstance(exc, (requests.RequestException, OSError, http.client.HTTPException)):
+                raise translate(transport_error(exc), self._transport.route(url)) from exc
             raise
-        finally:
-            if timer is not None:
-                timer.cancel()
+        if dog is not None and dog.fired:  # the read ended early because of the deadline
+            raise deadline.expired()
+        return content
+
+
+def _passed(deadline: Deadline, dog: Optional[Watchdog]) -> bool:
+    """Whether the call's deadline has passed (its watchdog fired, or the clock says so)."""
+    return (dog is not None and dog.fired) or (deadline.at is not None and not deadline.allows(0))
 
 
 def _positive(value: object) -> bool:

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 from typing import NamedTuple, Optional
 
+from .exceptions import InvalidResponseError
+
 __all__ = ["SSEDecoder", "ServerSentEvent"]
 
 _BOM = b"\xef\xbb\xbf"
@@ -60,20 +62,31 @@ class SSEDecoder:
     The decoder never raises on malformed input: unknown fields, bad ``retry`` values,
     ids containing NUL and invalid UTF-8 are dealt with as the WHATWG rules say.
     ``data: [DONE]`` is an ordinary event; what it means is for the caller to decide.
+    With ``max_event_bytes``, a line or an event's data over that many bytes makes
+    :meth:`feed` raise :class:`InvalidResponseError` instead (checked on the bytes in
+    hand, so at most the limit plus one piece of input is ever held).
     """
 
     __slots__ = (
+        "_counted",
         "_data",
+        "_data_size",
         "_event",
         "_head",
         "_last_id",
+        "_limit",
         "_partial",
+        "_partial_size",
         "_retry",
         "_skip_lf",
         "_started",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, max_event_bytes: Optional[int] = None) -> None:
+        self._limit = max_event_bytes  # None: unlimited (the caller bounds its input)
+        self._partial_size = 0  # bytes in _partial
+        self._counted = 0  # how many of _data's lines _data_size covers
+        self._data_size = 0
         self._started = False  # True once the stream start has been checked for a BOM
         self._head = b""  # first bytes, held until we know whether they are a BOM
         self._skip_lf = False  # the last read ended with CR: a leading LF completes a CRLF
@@ -98,6 +111,9 @@ class SSEDecoder:
         if not chunk:
             return []
         lines = chunk.splitlines()  # splits bytes on CR, LF and CRLF only
+        limit = self._limit
+        if limit is not None and len(chunk) > limit and max(map(len, lines)) > limit:
+            raise self._too_large()  # a whole line over the limit inside one read
         if chunk[-1:] in _LINE_ENDS:
             self._skip_lf = chunk[-1:] == b"\r"
             tail = b""
@@ -105,14 +121,48 @@ class SSEDecoder:
             tail = lines.pop()
         if self._partial:
             if not lines:
-                self._partial.append(tail)
+                self._add_partial(tail)
                 return []
             self._partial.append(lines[0])
             lines[0] = b"".join(self._partial)
             self._partial = []
+            self._partial_size = 0
+            if self._limit is not None and len(lines[0]) > self._limit:
+                raise self._too_large()
         if tail:
-            self._partial.append(tail)
-        return self._process(lines)
+            self._add_partial(tail)
+        events = self._process(lines)
+        if self._data and self._limit is not None:
+            self._check_open_event()
+        return events
+
+    def _add_partial(self, piece: bytes) -> None:
+        """Keep a piece of the unterminated last line, within the limit."""
+        self._partial.append(piece)
+        self._partial_size += len(piece)
+        if self._limit is not None and self._partial_size > self._limit:
+            raise self._too_large()
+
+    def _check_open_event(self) -> None:
+        """Raise when the data of the event still being built is over the limit.
+
+        Counts only the lines added since the last check, so an event spread over
+        many reads costs nothing extra per read.
+        """
+        data = self._data
+        for line in data[self._counted :]:
+            self._data_size += len(line) + 1
+        self._counted = len(data)
+        if self._data_size > self._limit + 1:  # type: ignore[operator]
+            raise self._too_large()
+
+    def _too_large(self) -> InvalidResponseError:
+        self._partial, self._data = [], []  # nothing more is held
+        self._partial_size = self._counted = self._data_size = 0
+        return InvalidResponseError(
+            "a stream line or event is larger than max_event_bytes "
+            f"({self._limit} bytes); the stream was not read further"
+        )
 
     def end(self) -> list[ServerSentEvent]:
         """Note the end of the body; always returns ``[]``.
@@ -127,14 +177,16 @@ class SSEDecoder:
 
         For a caller that knows the body ended cleanly (its HTTP framing completed):
         a last line without a line ending is completed, and the event is returned if
-        it has data, else ``None``. Afterwards nothing is :attr:`pending`.
+        its data is not empty, else ``None`` (a lone unfinished ``data:`` is ignored).
+        Afterwards nothing is :attr:`pending`.
         """
         line = self._head + b"".join(self._partial)
         self._head = b""
         self._started = True
         self._partial = []
+        self._partial_size = 0
         events = self._process([line, b""] if line else [b""])
-        return events[0] if events else None
+        return events[0] if events and events[0].data else None
 
     def _strip_prefix(self, chunk: bytes) -> bytes:
         """Drop what belongs to the previous read (the LF of a CRLF) or a starting BOM."""
@@ -194,9 +246,14 @@ class SSEDecoder:
 
     def _dispatch(self) -> ServerSentEvent:
         """Build the event from the buffers, then reset them."""
+        data = b"\n".join(self._data)
+        if self._limit is not None:
+            if len(data) > self._limit:
+                raise self._too_large()
+            self._counted = self._data_size = 0
         event = ServerSentEvent(
             self._event.decode("utf-8", "replace") or "message",
-            b"\n".join(self._data).decode("utf-8", "replace"),
+            data.decode("utf-8", "replace"),
             self._last_id,
             self._retry,
         )

@@ -1,11 +1,12 @@
 """``Stream``: typed chunks from a server-sent-events response, as they arrive.
 
-Each event is handed out as soon as its bytes are in: a chunked body is read one HTTP
-chunk at a time (urllib3's ``read_chunked``; servers write an event, or several, per
-chunk), any other body with ``read1()``, which returns whatever has arrived.
-``iter_lines``/``iter_content`` would wait for 512 bytes, or for the end of a
-close-delimited body (NOTES.md). ``read_chunked`` costs about a microsecond per chunk,
-a third of ``read1()``'s, which matters at hundreds of thousands of chunks per second.
+Each event is handed out as soon as its bytes are in, whatever the transfer encoding:
+the body is read with :func:`._compat.read_available`, which returns whatever has
+arrived, also part of an HTTP chunk (urllib3's ``read_chunked`` would wait for the
+whole chunk; ``iter_lines``/``iter_content`` for 512 bytes, or for the end of a
+close-delimited body, NOTES.md). The ``Content-Encoding`` is decoded here, piece by
+piece (:mod:`._decode`), and one line or event over ``max_event_bytes`` raises
+``InvalidResponseError``: a compression bomb or an endless line stops at the limit.
 
 How a stream ends:
 
@@ -13,9 +14,15 @@ How a stream ends:
   most 64 KiB and 0.5 s, bounded by the socket's timeout rather than a timer thread)
   so the connection goes back to the pool; otherwise the connection is closed.
 - The body ends without ``[DONE]``: a clean end. When the HTTP framing completed
-  (chunked terminator, full ``Content-Length``), an unfinished last event is still
-  handled, since some servers leave out the last blank line; an unfinished event at
-  the end of a close-delimited body means the stream was cut: ``APIConnectionError``.
+  (chunked terminator, full ``Content-Length``), an unfinished last event with data is
+  still handled, since some servers leave out the last blank line (one with empty
+  data, a lone ``data:``, is ignored); an unfinished event at the end of a
+  close-delimited body means the stream was cut: ``APIConnectionError``.
+- An exception that is not the stream's own error interrupts it (``KeyboardInterrupt``
+  during a read, say): the stream is closed, and iterating again or ``collect()``
+  raises ``APIConnectionError`` ("stream was interrupted") rather than ending as if
+  the stream were complete. After the stream's own error (``StreamError``...), it is
+  simply over.
 - A body without a single event that is JSON or not ``text/event-stream``: the service
   ignored ``stream``. ``StreamError`` for a JSON error object, else
   ``InvalidResponseError`` with a snippet.
@@ -28,7 +35,6 @@ raises ``APITimeoutError``.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import threading
 import time
@@ -38,12 +44,13 @@ from typing import Any, Callable, Generic, Optional, TypeVar, Union
 import requests
 
 from ._assemble import ChatAccumulator, CompletionAccumulator
+from ._body import MAX_EVENT_BYTES, body_reader, transport_error
 from ._errors import Route, translate
 from ._mask import NO_MASK, Masker
 from ._responses import snippet
 from ._send import Deadline, shutdown
 from ._sse import ServerSentEvent, SSEDecoder
-from .exceptions import APIConnectionError, InvalidResponseError, StreamError
+from .exceptions import APIConnectionError, InvalidResponseError, PassthroughError, StreamError
 from .types import ChatCompletion, ChatCompletionChunk, Completion
 
 __all__ = ["Stream"]
@@ -81,16 +88,17 @@ class Stream(Generic[T]):
         route: Route,
         deadline: Deadline,
         masker: Masker = NO_MASK,
+        max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         self._done = False  # first: close() and __del__ rely on it
         self._masker = masker  # the call's secrets, masked in errors built from events
+        self._interrupted: Optional[str] = None  # what interrupted an iteration
         self._response = response
         self._raw: Any = response.raw
-        self._read_more = _reader(self._raw)
         self._parse: Callable[[Any], T] = chunk_type.from_dict
         self._route = route
         self._deadline = deadline
-        self._decoder = SSEDecoder()
+        self._decoder = SSEDecoder(max_event_bytes)
         self._events: list[ServerSentEvent] = []
         self._next = 0  # index of the next event of _events to handle
         self._eof = False
@@ -101,6 +109,11 @@ class Stream(Generic[T]):
         self._lock = threading.Lock()  # orders the deadline timer against the end
         self._expired = False
         self._timer: Optional[threading.Timer] = None
+        try:
+            self._read_more = body_reader(response, READ_SIZE)
+        except InvalidResponseError:  # a Content-Encoding the client cannot decode
+            self._fail()
+            raise
         self._timer = self._watch()
 
     @property
@@ -112,19 +125,35 @@ class Stream(Generic[T]):
         return self
 
     def __next__(self) -> T:
-        while True:
-            i = self._next
-            if i < len(self._events):
-                self._next = i + 1
-                chunk = self._handle(self._events[i])
-                if chunk is not None:
-                    return chunk
-            elif self._done:
-                raise StopIteration
-            elif self._eof:
-                self._finish(drain=False)
-            else:
-                self._read()
+        try:
+            while True:
+                i = self._next
+                if i < len(self._events):
+                    self._next = i + 1
+                    chunk = self._handle(self._events[i])
+                    if chunk is not None:
+                        return chunk
+                elif self._done:
+                    if self._interrupted:
+                        raise APIConnectionError(
+                            f"stream was interrupted ({self._interrupted}); it was closed "
+                            "and cannot be read further"
+                        )
+                    raise StopIteration
+                elif self._eof:
+                    self._finish(drain=False)
+                else:
+                    self._read()
+        except StopIteration:
+            raise
+        except PassthroughError:  # the stream's own verdict: it is over, and says why
+            self._fail()
+            raise
+        except BaseException as exc:  # a KeyboardInterrupt, or a failure of ours
+            if self._interrupted is None:  # only the first: later ones repeat this note
+                self._interrupted = f"by {type(exc).__name__}"
+            self._fail()
+            raise
 
     def __reduce__(self) -> tuple[Any, ...]:
         raise TypeError(
@@ -167,6 +196,8 @@ class Stream(Generic[T]):
         except Exception as exc:
             if self._done:  # closed from another thread while waiting
                 return
+            if isinstance(exc, PassthroughError):  # e.g. a body that cannot be decoded
+                raise
             raise self._failure(self._broken(exc)) from exc
         if self._done:
             return
@@ -222,7 +253,7 @@ class Stream(Generic[T]):
     def _broken(self, exc: Exception) -> APIConnectionError:
         if self._expired or (self._deadline.at is not None and not self._deadline.allows(0)):
             return self._deadline.expired()
-        return translate(exc, self._route)
+        return translate(transport_error(exc), self._route)
 
     # ------------------------------------------------------------ events
 
@@ -329,13 +360,6 @@ def _on_deadline(ref: weakref.ref[Stream[Any]]) -> None:
 def _framed(raw: Any) -> bool:
     """Whether the body's end is marked by HTTP (chunked or ``Content-Length``)."""
     return bool(raw.chunked) or raw.length_remaining is not None
-
-
-def _reader(raw: Any) -> Callable[[], bytes]:
-    """A function returning the next bytes of the body as they arrive, ``b""`` at its end."""
-    if raw.chunked and raw.supports_chunked_reads():
-        return functools.partial(next, raw.read_chunked(None, decode_content=True), b"")
-    return functools.partial(raw.read1, READ_SIZE, decode_content=True)
 
 
 def _drain(raw: Any, read: Callable[[], bytes]) -> bool:

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import os
 import ssl
+from http.client import HTTPException
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import LocationValueError
 
 from ._adapter import PassthroughAdapter
+from ._body import MAX_RESPONSE_BYTES, read_body, read_error_content, transport_error
 from ._errors import Route, is_stale, translate
 from ._fork import track
 from ._mask import NO_MASK, Masker, proxy_secrets
@@ -306,16 +308,16 @@ class Transport:
                 response = self._adapter.send(
                     request, stream=True, timeout=(timeout.connect, timeout.read), proxies=proxies
                 )
-                if not stream:
-                    response.content  # noqa: B018 - load the body inside the error mapping
+                if not stream:  # bounded, inside the error mapping (the Sender streams)
+                    _load(response)
                 return response
             except Exception as exc:
                 if attempt == 0 and is_stale(exc):
                     continue  # a reused connection died before answering: once more, new socket
                 if isinstance(exc, (requests.exceptions.InvalidURL, LocationValueError)):
                     raise _invalid_url(url) from exc
-                if isinstance(exc, (requests.RequestException, OSError)):
-                    raise translate(exc, self.route(url, timeout)) from exc
+                if isinstance(exc, (requests.RequestException, OSError, HTTPException)):
+                    raise translate(transport_error(exc), self.route(url, timeout)) from exc
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -332,6 +334,15 @@ def _prepare(outgoing: Outgoing) -> requests.PreparedRequest:
     request.body = outgoing.body
     request.hooks = {"response": []}
     return request
+
+
+def _load(response: requests.Response) -> None:
+    """Read the whole body into ``.content``: at most the default response limit, or
+    1 MiB of an error body."""
+    if response.status_code >= 400:
+        response._content = read_error_content(response)  # not consumed: close() closes
+    else:
+        read_body(response, MAX_RESPONSE_BYTES, "max_response_bytes")
 
 
 def _invalid_url(url: str) -> APIConnectionError:

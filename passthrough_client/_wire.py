@@ -165,22 +165,59 @@ def slot_setters(cls: type, *names: str) -> Tuple[SlotSetter, ...]:
 
 
 def _copy_json(value: Any) -> Any:
-    """A deep copy of decoded JSON: dicts and lists are copied, the rest is immutable."""
-    if type(value) is dict:
-        return {k: _copy_json(v) if type(v) in (dict, list) else v for k, v in value.items()}
-    if type(value) is list:
-        return [_copy_json(v) if type(v) in (dict, list) else v for v in value]
-    return value
+    """A deep copy of decoded JSON: dicts and lists are copied, the rest is immutable.
+
+    Iterative, not recursive: a reply nested thousands deep that the JSON parser
+    accepted must not hit the recursion limit here.
+    """
+    if type(value) is not dict and type(value) is not list:
+        return value
+    root: Any = {} if type(value) is dict else []
+    todo = [(value, root)]
+    while todo:
+        source, target = todo.pop()
+        if type(source) is dict:
+            for key, item in source.items():
+                kind = type(item)
+                if kind is dict or kind is list:
+                    item_copy: Any = {} if kind is dict else []
+                    todo.append((item, item_copy))
+                    item = item_copy
+                target[key] = item
+        else:
+            for item in source:
+                kind = type(item)
+                if kind is dict or kind is list:
+                    item_copy = {} if kind is dict else []
+                    todo.append((item, item_copy))
+                    item = item_copy
+                target.append(item)
+    return root
 
 
 def _to_json(value: Any) -> Any:
+    """Field values as JSON: response types by ``to_dict``, tuples as lists (iteratively)."""
     if isinstance(value, Wire):
         return value.to_dict()
-    if isinstance(value, (tuple, list)):
-        return [_to_json(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _to_json(v) for k, v in value.items()}
-    return value
+    if not isinstance(value, (tuple, list, dict)):
+        return value
+    root: Any = {} if isinstance(value, dict) else []
+    todo = [(value, root)]
+    while todo:
+        source, target = todo.pop()
+        pairs = source.items() if isinstance(source, dict) else enumerate(source)
+        for key, item in pairs:
+            if isinstance(item, Wire):
+                item = item.to_dict()
+            elif isinstance(item, (tuple, list, dict)):
+                item_copy: Any = {} if isinstance(item, dict) else []
+                todo.append((item, item_copy))
+                item = item_copy
+            if type(target) is dict:
+                target[key] = item
+            else:
+                target.append(item)
+    return root
 
 
 def short_text(text: Optional[str]) -> str:

@@ -14,6 +14,7 @@ from passthrough_client import (
     APIConnectionError,
     APITimeoutError,
     ConfigError,
+    InvalidResponseError,
     PassthroughClient,
     ProviderDataError,
 )
@@ -251,10 +252,6 @@ def test_read_timeout_is_explained_and_not_retried(upstream: FakeUpstream) -> No
 
 BODY = b'{"object": "list", "data": []}'
 BROKEN = {
-    "corrupt gzip": (
-        Reply.text(200, b"not gzip", headers={"Content-Encoding": "gzip"}),
-        "could not be decoded (it does not match its Content-Encoding)",
-    ),
     "conflicting Content-Length": (
         Reply.raw(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 30\r\n\r\n" + BODY),
         "the response headers are invalid or contradict each other",
@@ -280,3 +277,12 @@ def test_broken_response_is_explained_in_words(upstream: FakeUpstream, case: str
         client_for(upstream.url).models()
     assert f"connection to 127.0.0.1:{upstream.port} failed: " in str(caught.value)
     assert words in str(caught.value)
+
+
+def test_a_body_that_does_not_match_its_encoding_is_an_invalid_response(
+    upstream: FakeUpstream,
+) -> None:
+    """Corrupt gzip is a malformed response (the connection itself was fine)."""
+    upstream.enqueue(Reply.text(200, b"not gzip", headers={"Content-Encoding": "gzip"}))
+    with pytest.raises(InvalidResponseError, match="does not match its Content-Encoding"):
+        client_for(upstream.url).models()

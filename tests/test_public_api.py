@@ -79,6 +79,8 @@ SIGNATURES: list[tuple[str, Callable[..., Any], list[tuple[str, str, Any]]]] = [
             ("max_retries", K, 2),
             ("pool_maxsize", K, 10),
             ("refresh_interval", K, 300.0),
+            ("max_response_bytes", K, 128 * 2**20),
+            ("max_event_bytes", K, 16 * 2**20),
             ("environ", K, None),
         ],
     ),

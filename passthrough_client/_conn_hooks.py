@@ -1,0 +1,63 @@
+"""Connection hooks for the adapter's connection classes: the call's watchdog, interim 1xx.
+
+- Every socket a connection opens, and a pooled connection's socket when it is reused,
+  is handed to the running call's watchdog (:mod:`._watchdog`), so the call's deadline
+  can end a stalled connect, upload or response head.
+- Interim responses (``100 Continue``, ``102 Processing``, ``103 Early Hints``, any
+  other ``1xx`` but ``101``) are skipped, as RFC 9110 says: ``http.client`` skips only
+  ``100`` and would hand out a ``103`` as the answer (with an empty body), leaving the
+  real answer unread on the socket.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+from typing import Any
+
+from . import _watchdog
+
+__all__ = ["CallHooks", "FinalResponse"]
+
+MAX_INTERIM = 32  # interim responses skipped before the answer must come
+_MAX_LINE = 65536
+_MAX_HEADERS = 100
+
+
+class FinalResponse(http.client.HTTPResponse):
+    """An ``http.client`` response that skips interim ``1xx`` responses before its own."""
+
+    def _read_status(self) -> Any:
+        for _ in range(MAX_INTERIM):
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if not 100 <= status < 200 or status == 101:
+                return version, status, reason
+            _skip_headers(self.fp)
+        raise http.client.HTTPException(f"more than {MAX_INTERIM} interim 1xx responses")
+
+
+def _skip_headers(fp: Any) -> None:
+    """Read the header block of an interim response, up to its blank line."""
+    for _ in range(_MAX_HEADERS + 1):
+        line = fp.readline(_MAX_LINE + 1)
+        if len(line) > _MAX_LINE:
+            raise http.client.LineTooLong("interim response header line")
+        if line in (b"\r\n", b"\n", b""):
+            return
+    raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
+
+
+class CallHooks:
+    """Mixin for urllib3 connection classes: register sockets, skip interim responses."""
+
+    response_class: type[http.client.HTTPResponse] = FinalResponse
+    sock: Any
+
+    def _new_conn(self) -> socket.socket:
+        sock: socket.socket = super()._new_conn()  # type: ignore[misc]
+        _watchdog.register(sock)
+        return sock
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        _watchdog.register(self.sock)  # a reused connection: the call now waits on it
+        return super().request(*args, **kwargs)  # type: ignore[misc]

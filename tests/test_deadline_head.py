@@ -1,0 +1,127 @@
+"""The call's deadline covers everything: the response head, the upload, the body, a stream.
+
+Scripted raw-socket servers trickle or stall at each step; every call must end with
+``APITimeoutError`` within the deadline plus a generous margin (the bound only shows
+the deadline held; it is not a performance figure).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from typing import Any, Callable, Iterator
+
+import pytest
+from faultutil import bounded
+from scriptutil import ScriptServer, read_request
+
+from passthrough_client import APITimeoutError, PassthroughClient
+
+DEADLINE = 1.0
+MARGIN = 2.0  # generous: the machine is shared
+BODY = json.dumps(
+    {"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": []}
+).encode()
+
+
+def trickle(conn: socket.socket, data: bytes, pause: float = 0.02) -> None:
+    """Send ``data`` a byte at a time, ``pause`` seconds apart (until the client leaves)."""
+    for i in range(len(data)):
+        conn.sendall(data[i : i + 1])
+        time.sleep(pause)
+
+
+def trickled_head(conn: socket.socket) -> None:
+    read_request(conn)
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + b"X-Pad: a\r\n" * 200
+    trickle(conn, head + b"\r\n" + BODY)
+
+
+def trickled_body(conn: socket.socket) -> None:
+    read_request(conn)
+    conn.sendall(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(BODY) * 10}\r\n\r\n".encode()
+    )
+    trickle(conn, BODY * 10)
+
+
+def trickled_stream(conn: socket.socket) -> None:
+    read_request(conn)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n")
+    trickle(conn, b": keep-alive\n" * 1000)
+
+
+def never_reads(conn: socket.socket) -> None:
+    conn.recv(1024)  # the start of the head, then nothing: the upload fills the buffers
+    time.sleep(DEADLINE + MARGIN + 2)
+
+
+@pytest.fixture(name="client_for")
+def fixture_client_for() -> Iterator[Callable[[Callable[[socket.socket], None]], Any]]:
+    """Start a scripted server and a client for it; both stopped after the test."""
+    opened: list[Any] = []
+
+    def make(script: Callable[[socket.socket], None]) -> PassthroughClient:
+        server = ScriptServer(script).__enter__()
+        client = PassthroughClient(base_url=server.url, max_retries=0, environ={})
+        opened.append((server, client))
+        return client
+
+    yield make
+    for server, client in opened:
+        client.close()
+        server.close()
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    """Seconds until ``fn`` raises ``APITimeoutError`` (fails the test otherwise)."""
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError, match="deadline"):
+        bounded(fn, seconds=DEADLINE + MARGIN + 5)
+    return time.monotonic() - started
+
+
+def chat(client: PassthroughClient, **kwargs: Any) -> Any:
+    return client.chat(model="m", messages=[{"role": "user", "content": "hi"}], **kwargs)
+
+
+def test_a_trickled_response_head_ends_at_the_deadline(client_for: Any) -> None:
+    """A status line and headers trickled a byte every 20 ms cannot hold the call."""
+    client = client_for(trickled_head)
+    assert timed(lambda: chat(client, deadline=DEADLINE)) < DEADLINE + MARGIN
+
+
+def test_an_upload_the_server_never_reads_ends_as_a_timeout(client_for: Any) -> None:
+    """A large body nobody reads ends as APITimeoutError at the deadline."""
+    client = client_for(never_reads)
+    big = "x" * (16 * 2**20)  # far more than the socket buffers hold
+    assert timed(lambda: chat(client, deadline=DEADLINE, extra_body={"pad": big})) < (
+        DEADLINE + MARGIN
+    )
+
+
+def test_a_trickled_body_ends_at_the_deadline(client_for: Any) -> None:
+    """A body trickled slower than the deadline is cut off."""
+    client = client_for(trickled_body)
+    assert timed(lambda: chat(client, deadline=DEADLINE)) < DEADLINE + MARGIN
+
+
+def test_a_trickled_stream_ends_at_the_deadline(client_for: Any) -> None:
+    """Keep-alive comments trickled for ever do not outlast the deadline."""
+    client = client_for(trickled_stream)
+    assert timed(lambda: list(chat(client, deadline=DEADLINE, stream=True))) < DEADLINE + MARGIN
+
+
+def test_a_trickled_head_without_deadline_is_read_whole(client_for: Any) -> None:
+    """Without a deadline the same slow head is simply waited for (the fix is the deadline)."""
+
+    def quick(conn: socket.socket) -> None:
+        read_request(conn)
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        trickle(conn, head + f"Content-Length: {len(BODY)}\r\n\r\n".encode(), 0.001)
+        conn.sendall(BODY)
+
+    client = client_for(quick)
+    assert bounded(lambda: chat(client)).choices == ()
