@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Literal, Mapping, NamedTuple, Optional, Sequence, Union, overload
+from typing import Any, Literal, Mapping, Optional, Sequence, Union, overload
 
 import attrs
-import requests
 
+from ._call_options import Call as _Call
+from ._client_extras import ClientExtras
+from ._http_info import HTTPInfo, attach, http_info
+from ._json_stream import JSONObject
 from ._loading import Source, load_config
 from ._models import ModelCache
 from ._request import RequestBuilder, encode_body, merge_body
 from ._responses import decode_json, snippet
-from ._send import Deadline, Sender, TimeoutArg
+from ._send import Sender, TimeoutArg
 from ._streaming import Stream
-from ._transport import Outgoing, Transport
+from ._transport import Transport
 from .config import PassthroughConfig, Secret
 from .exceptions import ConfigError, InvalidResponseError, ModelNotAllowedError
 from .types import ChatCompletion, ChatCompletionChunk, Completion, EmbeddingsResponse, Model
@@ -30,15 +33,6 @@ SAMPLE_CONFIG = {
 }
 
 ProviderData = Union[Mapping[str, Any], str, bytes, None]
-
-
-class _Call(NamedTuple):
-    """The per-call options every call takes."""
-
-    provider_data: ProviderData
-    extra_headers: Optional[Mapping[str, str]]
-    timeout: TimeoutArg
-    deadline: Optional[float]
 
 
 def _resolve_config(
@@ -92,7 +86,7 @@ def _check_options(max_retries: Any, pool_maxsize: Any, refresh_interval: Any) -
         raise ConfigError(problems)
 
 
-class PassthroughClient:
+class PassthroughClient(ClientExtras):
     """A synchronous client for an OpenAI-compatible inference service.
 
     ``config`` is a :class:`PassthroughConfig`, a mapping or a file path (as
@@ -139,8 +133,9 @@ class PassthroughClient:
         self.close()
 
     def close(self) -> None:
-        """Close all pooled connections."""
-        self._transport.close()
+        """Close all pooled connections (a ``with_options`` copy leaves them to the original)."""
+        if not self._shared:
+            self._transport.close()
 
     @property
     def session(self) -> Any:
@@ -160,7 +155,10 @@ class PassthroughClient:
         extra_headers: Optional[Mapping[str, str]] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutArg = None,
+        max_retries: Optional[int] = None,
         deadline: Optional[float] = None,
+        first_event_timeout: Optional[float] = None,
+        idle_timeout: Optional[float] = None,
         **params: Any,
     ) -> ChatCompletion: ...
 
@@ -175,7 +173,10 @@ class PassthroughClient:
         extra_headers: Optional[Mapping[str, str]] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutArg = None,
+        max_retries: Optional[int] = None,
         deadline: Optional[float] = None,
+        first_event_timeout: Optional[float] = None,
+        idle_timeout: Optional[float] = None,
         **params: Any,
     ) -> Stream[ChatCompletionChunk]: ...
 
@@ -189,7 +190,10 @@ class PassthroughClient:
         extra_headers: Optional[Mapping[str, str]] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutArg = None,
+        max_retries: Optional[int] = None,
         deadline: Optional[float] = None,
+        first_event_timeout: Optional[float] = None,
+        idle_timeout: Optional[float] = None,
         **params: Any,
     ) -> Union[ChatCompletion, Stream[ChatCompletionChunk]]:
         """``POST {api}/chat/completions``: a ``ChatCompletion``, or a ``Stream`` of chunks.
@@ -198,11 +202,15 @@ class PassthroughClient:
         ``extra_body`` is merged over it (shallow). Raises :class:`ModelNotAllowedError`
         before any traffic for a model outside ``allowed_models``.
         """
-        call = _Call(provider_data, extra_headers, timeout, deadline)
+        call = _Call(
+            provider_data, extra_headers, timeout, deadline, max_retries,
+            first_event_timeout, idle_timeout,
+        )  # fmt: skip
         body = self._body({"model": model, "messages": messages}, stream, params, extra_body)
         if stream:
             return self._stream("/chat/completions", body, ChatCompletionChunk, call)
-        return ChatCompletion.from_dict(self._post("/chat/completions", body, call))
+        payload, info = self._post("/chat/completions", body, call)
+        return attach(ChatCompletion.from_dict(payload), info)
 
     @overload
     def completions(
@@ -215,7 +223,10 @@ class PassthroughClient:
         extra_headers: Optional[Mapping[str, str]] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutArg = None,
+        max_retries: Optional[int] = None,
         deadline: Optional[float] = None,
+        first_event_timeout: Optional[float] = None,
+        idle_timeout: Optional[float] = None,
         **params: Any,
     ) -> Completion: ...
 
@@ -230,7 +241,10 @@ class PassthroughClient:
         extra_headers: Optional[Mapping[str, str]] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutArg = None,
+        max_retries: Optional[int] = None,
         deadline: Optional[float] = None,
+        first_event_timeout: Optional[float] = None,
+        idle_timeout: Optional[float] = None,
         **params: Any,
     ) -> Stream[Completion]: ...
 
@@ -244,15 +258,22 @@ class PassthroughClient:
         extra_headers: Optional[Mapping[str, str]] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutArg = None,
+        max_retries: Optional[int] = None,
         deadline: Optional[float] = None,
+        first_event_timeout: Optional[float] = None,
+        idle_timeout: Optional[float] = None,
         **params: Any,
     ) -> Union[Completion, Stream[Completion]]:
         """``POST {api}/completions``: a ``Completion``, or a ``Stream`` of chunks."""
-        call = _Call(provider_data, extra_headers, timeout, deadline)
+        call = _Call(
+            provider_data, extra_headers, timeout, deadline, max_retries,
+            first_event_timeout, idle_timeout,
+        )  # fmt: skip
         body = self._body({"model": model, "prompt": prompt}, stream, params, extra_body)
         if stream:
             return self._stream("/completions", body, Completion, call)
-        return Completion.from_dict(self._post("/completions", body, call))
+        payload, info = self._post("/completions", body, call)
+        return attach(Completion.from_dict(payload), info)
 
     def embeddings(
         self,
@@ -263,13 +284,15 @@ class PassthroughClient:
         extra_headers: Optional[Mapping[str, str]] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutArg = None,
+        max_retries: Optional[int] = None,
         deadline: Optional[float] = None,
         **params: Any,
     ) -> EmbeddingsResponse:
         """``POST {api}/embeddings``: an ``EmbeddingsResponse``."""
-        call = _Call(provider_data, extra_headers, timeout, deadline)
+        call = _Call(provider_data, extra_headers, timeout, deadline, max_retries)
         body = self._body({"model": model, "input": input}, False, params, extra_body)
-        return EmbeddingsResponse.from_dict(self._post("/embeddings", body, call))
+        payload, info = self._post("/embeddings", body, call)
+        return attach(EmbeddingsResponse.from_dict(payload), info)
 
     def models(
         self,
@@ -278,6 +301,7 @@ class PassthroughClient:
         provider_data: ProviderData = None,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: TimeoutArg = None,
+        max_retries: Optional[int] = None,
         deadline: Optional[float] = None,
     ) -> list[Model]:
         """``GET {api}/models``: the allowed models, in the service's order.
@@ -286,7 +310,7 @@ class PassthroughClient:
         ``refresh=True`` lists afresh and raises if that fails. A call with provider
         data always lists afresh and leaves the cache alone.
         """
-        call = _Call(provider_data, extra_headers, timeout, deadline)
+        call = _Call(provider_data, extra_headers, timeout, deadline, max_retries)
         if provider_data is not None:
             return self._list_models(call)
         return list(self._models.get(lambda: self._list_models(call), force=refresh))
@@ -312,7 +336,7 @@ class PassthroughClient:
             raise ModelNotAllowedError(str(model), self.config.allowed_models or ())
 
     def _list_models(self, call: _Call) -> list[Model]:
-        payload = self._send_json("GET", "/models", None, call)
+        payload, _ = self._send_json("GET", "/models", None, call)
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, list):
             raise InvalidResponseError(f"the model list has no 'data' list: {snippet(payload)}")
@@ -321,28 +345,32 @@ class PassthroughClient:
             return models
         return [m for m in models if m.id in self._allowed]
 
-    def _post(self, endpoint: str, body: bytes, call: _Call) -> dict[str, Any]:
-        payload = self._send_json("POST", endpoint, body, call)
+    def _post(self, endpoint: str, body: bytes, call: _Call) -> tuple[dict[str, Any], HTTPInfo]:
+        payload, info = self._send_json("POST", endpoint, body, call)
         if not isinstance(payload, dict):
             raise InvalidResponseError(f"the response is not a JSON object: {snippet(payload)}")
-        return payload
+        return payload, info
 
-    def _open(
-        self, method: str, endpoint: str, body: Optional[bytes], call: _Call, *, stream: bool
-    ) -> tuple[requests.Response, str, Deadline]:
-        """Send one call with retries: ``(response, url, deadline)``."""
-        url, headers = self._requests.build(
-            endpoint, call.provider_data, call.extra_headers, body=body, stream=stream
+    def _send_json(
+        self, method: str, endpoint: str, body: Optional[bytes], call: _Call
+    ) -> tuple[Any, HTTPInfo]:
+        response, _, _, attempts = self._open(method, endpoint, body, call, stream=False)
+        return decode_json(response.content), http_info(response, attempts)
+
+    def _stream(
+        self,
+        endpoint: str,
+        body: Optional[bytes],
+        chunk_type: Any,
+        call: _Call,
+        *,
+        method: str = "POST",
+        join: Any = None,
+    ) -> Stream[Any]:
+        response, url, deadline, attempts = self._open(
+            method, endpoint, body, call, stream=True, join=join
         )
-        timeout, deadline = self._sender.timeout_for(call.timeout), Deadline(call.deadline)
-        outgoing = Outgoing(method, url, headers, body)
-        response = self._sender.send(outgoing, timeout=timeout, deadline=deadline, stream=stream)
-        return response, url, deadline
-
-    def _send_json(self, method: str, endpoint: str, body: Optional[bytes], call: _Call) -> Any:
-        response, _, _ = self._open(method, endpoint, body, call, stream=False)
-        return decode_json(response.content)
-
-    def _stream(self, endpoint: str, body: bytes, chunk_type: Any, call: _Call) -> Stream[Any]:
-        response, url, deadline = self._open("POST", endpoint, body, call, stream=True)
-        return Stream(response, chunk_type, route=self._transport.route(url), deadline=deadline)
+        stream = Stream(
+            response, chunk_type or JSONObject, route=self._transport.route(url), deadline=deadline
+        )
+        return self._equip(stream, response, attempts, call, raw=chunk_type is None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 from urllib.parse import urlsplit, urlunsplit
 
 from ._forward import Forwarded, parse_provider_data, resolve_provider_data
@@ -134,6 +134,7 @@ class RequestBuilder:
         *,
         body: Optional[bytes] = None,
         stream: bool = False,
+        join: Callable[[str, str], str] = endpoint_url,
     ) -> tuple[str, dict[str, str]]:
         """``(url, headers)`` for a call to ``endpoint`` (e.g. ``/chat/completions``).
 
@@ -160,7 +161,7 @@ class RequestBuilder:
             _set(headers, "Content-Length", str(len(body)))
         for name, value in (extra_headers or {}).items():
             _set(headers, name, value)
-        return endpoint_url(base_url, endpoint), headers
+        return join(base_url, endpoint), headers
 
     def _with_provider_data(self, provider_data: Any) -> tuple[Optional[str], dict[str, str]]:
         data = parse_provider_data(provider_data)

@@ -103,15 +103,25 @@ class Sender:
         return Timeout(float(parts[0]), float(parts[1]))
 
     def send(
-        self, outgoing: Outgoing, *, timeout: Timeout, deadline: Deadline, stream: bool
-    ) -> requests.Response:
-        """A 2xx response, after retries; raises this package's errors otherwise."""
+        self,
+        outgoing: Outgoing,
+        *,
+        timeout: Timeout,
+        deadline: Deadline,
+        stream: bool,
+        max_retries: Optional[int] = None,
+    ) -> tuple[requests.Response, int]:
+        """A 2xx response and the attempts it took (``max_retries``: the client's when ``None``).
+
+        Raises this package's errors otherwise.
+        """
+        retries = self._max_retries if max_retries is None else max_retries
         attempt = 0
         while True:
             error, wait = self._attempt(outgoing, timeout, deadline, stream, attempt)
             if isinstance(error, requests.Response):
-                return error
-            if wait is None or attempt >= self._max_retries:
+                return error, attempt + 1
+            if wait is None or attempt >= retries:
                 raise error
             if not deadline.allows(wait):
                 raise error
@@ -122,7 +132,7 @@ class Sender:
                 wait,
                 _kind(error),
                 attempt + 2,
-                self._max_retries + 1,
+                retries + 1,
             )
             time.sleep(wait)
             attempt += 1

@@ -1,8 +1,9 @@
 """The ``passthrough-client`` command line (also ``python -m passthrough_client``).
 
 Commands: ``models``, ``chat MODEL PROMPT``, ``complete MODEL PROMPT``,
-``embed MODEL TEXT...``, ``config [FILE]``, ``doctor`` and ``demo``. ``--config FILE``
-may stand anywhere on the command line; without it the sample configuration applies
+``embed MODEL TEXT...``, ``config [FILE]``, ``doctor``, ``demo`` and ``batch INPUT.jsonl``
+(in ``_cli_batch``). ``--config FILE`` may stand anywhere on the command line; without
+it the sample configuration applies
 (``PASSTHROUGH_URL``, ``PASSTHROUGH_API_KEY``).
 
 Exit codes: 0 success; 1 a service or connection error, or a failed ``doctor`` step;
@@ -288,6 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", parents=[common], help="check the way to the service")
     doctor.add_argument("--provider-data", metavar="JSON", help="provider data (a JSON object)")
     sub.add_parser("demo", parents=[common], help="run every call against a local fake service")
+    from ._cli_batch import add_batch_parser
+
+    add_batch_parser(sub, common)
     return parser
 
 
@@ -315,6 +319,10 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
         from ._cli_doctor import run_doctor
 
         return run_doctor(args.config, args.provider_data, out)
+    if args.command == "batch":
+        from ._cli_batch import run_batch_command
+
+        return run_batch_command(args)
     retries = getattr(args, "max_retries", 2)
     with open_client(args.config, max_retries=retries) as client:
         return _COMMANDS[args.command](client, args, out)

@@ -46,6 +46,7 @@ from ._chat_types import (
     usage_lines,
 )
 from ._chunk_types import ChatCompletionChunk, ChoiceDelta, ChoiceDeltaToolCall, ChunkChoice
+from ._http_info import APIResponse, HTTPInfo, WithHTTP
 from ._wire import (
     Wire,
     as_object,
@@ -61,6 +62,7 @@ from ._wire import (
 )
 
 __all__ = [
+    "APIResponse",
     "ChatCompletion",
     "ChatCompletionChoice",
     "ChatCompletionChunk",
@@ -72,6 +74,7 @@ __all__ = [
     "CompletionChoice",
     "Embedding",
     "EmbeddingsResponse",
+    "HTTPInfo",
     "Model",
     "ToolCall",
     "ToolCallFunction",
@@ -102,7 +105,7 @@ class CompletionChoice(Wire):
 
 
 @attrs.frozen(slots=True, kw_only=True)
-class Completion(Wire):
+class Completion(WithHTTP):
     """A text completion (``object: "text_completion"``); streams yield these too."""
 
     id: Optional[str] = None
@@ -174,7 +177,7 @@ class Embedding(Wire):
 
 
 @attrs.frozen(slots=True, kw_only=True)
-class EmbeddingsResponse(Wire):
+class EmbeddingsResponse(WithHTTP):
     """The answer of an embeddings call (``object: "list"``)."""
 
     object: Optional[str] = None
