@@ -47,7 +47,7 @@ class Progress:
         self._err = err
         self._terminal = err.isatty() if terminal is None else terminal
         self._started = time.monotonic()
-        self._shown = 0.0
+        self._shown = self._started  # the first line after one interval, then the final one
         self._width = 0
 
     def __call__(self, summary: BatchSummary, *, final: bool = False) -> None:
@@ -77,8 +77,9 @@ def _line(summary: BatchSummary, elapsed: float) -> str:
     return f"batch: {done}/{todo} done, {summary.failed} failed{skipped}; {rate:.1f}/s, ETA {eta}"
 
 
-def run_batch_command(args: argparse.Namespace, err: TextIO = sys.stderr) -> int:
+def run_batch_command(args: argparse.Namespace, err: Optional[TextIO] = None) -> int:
     """``batch``: exit 0 when every request got a status below 400, 1 otherwise, 2 on misuse."""
+    err = sys.stderr if err is None else err
     if args.concurrency < 1:
         err.write("error: --concurrency must be at least 1\n")
         return EXIT_USAGE

@@ -31,10 +31,10 @@ def test_per_call_max_retries_overrides_the_clients(
     upstream.enqueue(BUSY, times=10)
     with pytest.raises(Exception, match="busy"):
         client.chat(model="m", messages=MESSAGES, max_retries=0)
-    assert 1 == len(upstream.requests)
+    assert len(upstream.requests) == 1
     with pytest.raises(Exception, match="busy"):
         client.embeddings(model="m", input="x", max_retries=4)
-    assert 6 == len(upstream.requests)
+    assert len(upstream.requests) == 6
 
 
 @pytest.mark.parametrize("value", [-1, 1.5, True, "2"])
@@ -57,7 +57,7 @@ def test_copy_shares_the_connection_pool(client: PassthroughClient, upstream: Fa
     with copy:
         pass
     client.chat(model="m", messages=MESSAGES)
-    assert 1 == upstream.connections_opened
+    assert upstream.connections_opened == 1
     assert copy.session is client.session
 
 
@@ -65,7 +65,7 @@ def test_copy_shares_the_model_cache(client: PassthroughClient, upstream: FakeUp
     """A model list fetched by the original is reused by a copy."""
     client.models()
     client.with_options(max_retries=1).models()
-    assert 1 == len([r for r in upstream.requests if r.path == "/v1/models"])
+    assert len([r for r in upstream.requests if r.path == "/v1/models"]) == 1
 
 
 def test_copy_retries_and_timeout_apply(client: PassthroughClient, upstream: FakeUpstream) -> None:
@@ -74,10 +74,10 @@ def test_copy_retries_and_timeout_apply(client: PassthroughClient, upstream: Fak
     copy = client.with_options(max_retries=0)
     with pytest.raises(Exception, match="busy"):
         copy.chat(model="m", messages=MESSAGES)
-    assert 1 == len(upstream.requests)
+    assert len(upstream.requests) == 1
     with pytest.raises(Exception, match="busy"):
         copy.chat(model="m", messages=MESSAGES, max_retries=1)
-    assert 3 == len(upstream.requests)
+    assert len(upstream.requests) == 3
     upstream.clear()
     upstream.enqueue(Reply.hang(2.0), times=1)
     slow = client.with_options(timeout=0.3)
@@ -93,9 +93,9 @@ def test_headers_merge_per_name_in_any_case(
     second = first.with_options(extra_headers={"x-b": "later", "X-C": "later"})
     second.chat(model="m", messages=MESSAGES, extra_headers={"x-a": "call"})
     headers = upstream.requests[-1].headers
-    assert ["call"] == headers.get_all("x-a")
-    assert ["later"] == headers.get_all("x-b")
-    assert "later" == headers.get("x-c")
+    assert headers.get_all("x-a") == ["call"]
+    assert headers.get_all("x-b") == ["later"]
+    assert headers.get("x-c") == "later"
     client.chat(model="m", messages=MESSAGES)
     assert upstream.requests[-1].headers.get("x-a") is None  # the original is unchanged
 

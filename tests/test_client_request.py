@@ -39,11 +39,11 @@ def test_relative_path_goes_under_the_api(
     upstream.enqueue(Reply.json(200, {"results": [1]}))
     answer = client.request("post", "rerank", json={"query": "q"}, params={"top": 2})
     assert isinstance(answer, APIResponse)
-    assert {"results": [1]} == answer.json()
+    assert answer.json() == {"results": [1]}
     seen = upstream.requests[-1]
-    assert ("POST", "/v1/rerank?top=2") == (seen.method, seen.path)
-    assert {"query": "q"} == seen.json
-    assert "Bearer sk-test" == seen.headers.get("authorization")
+    assert (seen.method, seen.path) == ("POST", "/v1/rerank?top=2")
+    assert seen.json == {"query": "q"}
+    assert seen.headers.get("authorization") == "Bearer sk-test"
 
 
 def test_rooted_path_goes_to_the_server_root(
@@ -52,8 +52,8 @@ def test_rooted_path_goes_to_the_server_root(
     """``"/tokenize"`` goes to the base URL without its ``/v1``."""
     upstream.enqueue(Reply.text(200, "plain words"))
     answer = client.request("GET", "/tokenize")
-    assert ("GET", "/tokenize") == (upstream.requests[-1].method, upstream.requests[-1].path)
-    assert ("plain words", b"plain words") == (answer.text, answer.content)
+    assert (upstream.requests[-1].method, upstream.requests[-1].path) == ("GET", "/tokenize")
+    assert (answer.text, answer.content) == ("plain words", b"plain words")
     with pytest.raises(InvalidResponseError):
         answer.json()
 
@@ -67,14 +67,14 @@ def test_refused_paths_send_nothing(
     """Another origin or a ``..`` segment raises ``ValueError`` before any traffic."""
     with pytest.raises(ValueError, match="path"):
         client.request("GET", path)
-    assert [] == upstream.requests
+    assert upstream.requests == []
 
 
 def test_model_in_json_is_checked(client: PassthroughClient, upstream: FakeUpstream) -> None:
     """A ``model`` outside ``allowed_models`` is refused before any traffic."""
     with pytest.raises(ModelNotAllowedError):
         client.request("POST", "responses", json={"model": "other", "input": "x"})
-    assert [] == upstream.requests
+    assert upstream.requests == []
 
 
 def test_provider_data_is_forwarded(client: PassthroughClient, upstream: FakeUpstream) -> None:
@@ -82,7 +82,7 @@ def test_provider_data_is_forwarded(client: PassthroughClient, upstream: FakeUps
     upstream.enqueue(Reply.json(200, {}))
     client.request("GET", "/health", provider_data={"tenant": "acme"}, extra_headers={"X-E": "1"})
     seen = upstream.requests[-1]
-    assert ("acme", "1") == (seen.headers.get("x-tenant"), seen.headers.get("x-e"))
+    assert (seen.headers.get("x-tenant"), seen.headers.get("x-e")) == ("acme", "1")
 
 
 def test_errors_are_the_usual_status_errors(
@@ -94,7 +94,7 @@ def test_errors_are_the_usual_status_errors(
     upstream.enqueue(Reply.json(503, {}, headers={"retry-after-ms": "1"}))
     upstream.enqueue(Reply.json(200, {"ok": True}))
     answer = client.request("GET", "ping")
-    assert (True, 2) == (answer.json()["ok"], answer.http.attempts)
+    assert (answer.json()["ok"], answer.http.attempts) == (True, 2)
 
 
 def test_stream_yields_each_events_json(client: PassthroughClient, upstream: FakeUpstream) -> None:
@@ -112,15 +112,15 @@ def test_stream_yields_each_events_json(client: PassthroughClient, upstream: Fak
     assert isinstance(stream, Stream)
     with pytest.raises(TypeError, match="collect"):
         stream.collect()
-    assert [{"type": "created"}, {"type": "delta", "delta": "hi"}] == list(stream)
-    assert "text/event-stream" == upstream.requests[-1].headers.get("accept")
+    assert list(stream) == [{"type": "created"}, {"type": "delta", "delta": "hi"}]
+    assert upstream.requests[-1].headers.get("accept") == "text/event-stream"
 
 
 def test_stream_error_event_raises(client: PassthroughClient, upstream: FakeUpstream) -> None:
     """An error event in a raw stream is a ``StreamError``, as for chat."""
     upstream.enqueue(Reply.sse(['data: {"a": 1}\n\n', 'data: {"error": {"message": "boom"}}\n\n']))
     stream = client.request("POST", "responses", stream=True)
-    assert {"a": 1} == next(stream)
+    assert next(stream) == {"a": 1}
     with pytest.raises(StreamError, match="boom"):
         next(stream)
 
@@ -136,4 +136,4 @@ def test_stream_timeouts_need_stream(client: PassthroughClient, upstream: FakeUp
     """``idle_timeout`` without ``stream=True`` is a ``ConfigError`` before any traffic."""
     with pytest.raises(ConfigError, match="idle_timeout"):
         client.request("GET", "x", idle_timeout=1.0)
-    assert [] == upstream.requests
+    assert upstream.requests == []

@@ -36,7 +36,7 @@ def test_paths_join_to_the_api_or_the_server_root(base: str, path: str, expected
 def test_params_are_added_to_the_query() -> None:
     """``params`` follow a query of ``base_url``; booleans in JSON spelling, None left out."""
     url = request_url("http://h/v1?k=1", "rerank", {"top_n": 3, "x": None, "raw": True})
-    assert "http://h/v1/rerank?k=1&top_n=3&raw=true" == url
+    assert url == "http://h/v1/rerank?k=1&top_n=3&raw=true"
 
 
 @pytest.mark.parametrize(
@@ -78,8 +78,8 @@ def test_harmless_dots_pass(path: str) -> None:
 
 def test_server_root_drops_only_a_trailing_v1() -> None:
     """``/v1`` is removed only at the end; other prefixes stay."""
-    assert "http://h/v1x" == server_root("http://h/v1x/")
-    assert "http://h/openai" == server_root("http://h/openai/v1/?q=1")
+    assert server_root("http://h/v1x/") == "http://h/v1x"
+    assert server_root("http://h/openai/v1/?q=1") == "http://h/openai"
 
 
 @given(st.text(max_size=40))

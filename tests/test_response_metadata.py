@@ -40,7 +40,7 @@ def test_chat_has_status_headers_request_id_and_url(
     reply = client.chat(model="m", messages=MESSAGES)
     info = reply.http
     assert isinstance(info, HTTPInfo)
-    assert (200, "req-42", 1) == (info.status_code, info.request_id, info.attempts)
+    assert (info.status_code, info.request_id, info.attempts) == (200, "req-42", 1)
     assert f"{upstream.url}/v1/chat/completions" == info.url
     assert "v" == info.headers["x-vendor"] == info.headers["X-VENDOR"]
 
@@ -56,7 +56,7 @@ def test_headers_are_read_only(client: PassthroughClient) -> None:
 def test_attempts_count_the_retries(client: PassthroughClient, upstream: FakeUpstream) -> None:
     """Two 503s then a 200: three attempts."""
     upstream.enqueue(Reply.json(503, {}, headers={"retry-after-ms": "1"}), times=2)
-    assert 3 == client.completions(model="m", prompt="p").http.attempts  # type: ignore[union-attr]
+    assert client.completions(model="m", prompt="p").http.attempts == 3  # type: ignore[union-attr]
 
 
 def test_elapsed_runs_to_the_head_not_the_end_of_the_body(
@@ -103,7 +103,7 @@ def test_stream_and_its_collected_completion_share_http(
         Reply.sse(['data: {"choices": []}\n\n', "data: [DONE]\n\n"], headers={"x-request-id": "s1"})
     )
     stream = client.chat(model="m", messages=MESSAGES, stream=True)
-    assert stream.http is not None and "s1" == stream.http.request_id
+    assert stream.http is not None and stream.http.request_id == "s1"
     assert stream.collect().http is stream.http
 
 

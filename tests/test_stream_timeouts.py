@@ -40,7 +40,7 @@ def test_idle_timeout_fires_on_a_server_that_only_pings(
         bounded(lambda: _drain(stream), 5.0)
     took = time.monotonic() - started
     assert 0.25 <= took < 1.5
-    assert 1 == len(upstream.requests)  # not retried
+    assert len(upstream.requests) == 1  # not retried
 
 
 def test_idle_timeout_fires_on_a_silent_server(
@@ -60,14 +60,14 @@ def test_events_reset_the_idle_timeout(client: PassthroughClient, upstream: Fake
     """Events every 0.1 s for 0.6 s pass an ``idle_timeout`` of 0.3 s."""
     upstream.enqueue(Reply.sse([CHUNK] * 6 + ["data: [DONE]\n\n"], delay=0.1))
     stream = client.chat(model="m", messages=MESSAGES, stream=True, idle_timeout=0.3)
-    assert 6 == len(bounded(lambda: _drain(stream), 5.0))
+    assert len(bounded(lambda: _drain(stream), 5.0)) == 6
 
 
 def test_first_event_timeout_counts_from_sending(
     client: PassthroughClient, upstream: FakeUpstream
 ) -> None:
     """Pings, then an event only after 1 s: ``first_event_timeout=0.4`` fires, named."""
-    upstream.enqueue(Reply.sse(PINGS[:20] + [CHUNK], delay=0.05))
+    upstream.enqueue(Reply.sse([*PINGS[:20], CHUNK], delay=0.05))
     stream = client.completions(model="m", prompt="p", stream=True, first_event_timeout=0.4)
     with pytest.raises(APITimeoutError, match=r"first_event_timeout \(0\.4 s\)"):
         bounded(lambda: _drain(stream), 5.0)
@@ -84,7 +84,7 @@ def test_first_event_timeout_covers_a_late_head(
             lambda: client.chat(model="m", messages=MESSAGES, stream=True, first_event_timeout=0.3)
         )
     assert time.monotonic() - started < 2.0
-    assert 1 == len(upstream.requests)
+    assert len(upstream.requests) == 1
 
 
 def test_idle_before_first_when_no_first_event_timeout(
@@ -105,7 +105,7 @@ def test_a_generous_first_then_a_strict_idle(
     stream = client.chat(
         model="m", messages=MESSAGES, stream=True, first_event_timeout=2.0, idle_timeout=1.0
     )
-    assert 2 == len(bounded(lambda: _drain(stream), 5.0))
+    assert len(bounded(lambda: _drain(stream), 5.0)) == 2
 
 
 def test_the_connection_goes_back_to_the_pool_with_its_read_timeout(
@@ -115,7 +115,7 @@ def test_the_connection_goes_back_to_the_pool_with_its_read_timeout(
     stream = client.chat(model="m", messages=MESSAGES, stream=True, idle_timeout=0.2)
     bounded(lambda: _drain(stream), 5.0)
     upstream.enqueue(Reply.json(200, {"choices": []}, delay=0.5))
-    assert () == client.chat(model="m", messages=MESSAGES).choices
+    assert client.chat(model="m", messages=MESSAGES).choices == ()
 
 
 @pytest.mark.parametrize("value", [0, -1, float("inf"), float("nan"), "1", True])
@@ -126,7 +126,7 @@ def test_bad_values_are_config_errors(
     """A value that is not seconds > 0 raises ``ConfigError`` naming it, before any traffic."""
     with pytest.raises(ConfigError, match=name):
         client.chat(model="m", messages=MESSAGES, stream=True, **{name: value})
-    assert [] == upstream.requests
+    assert upstream.requests == []
 
 
 @pytest.mark.parametrize("name", ["first_event_timeout", "idle_timeout"])
@@ -172,7 +172,7 @@ def test_clock_sets_the_socket_timeout_and_restores_it() -> None:
         clock.wait(a)
         clock.after_read([object()])
         clock.wait(a)
-        assert 30.0 == a.gettimeout()
+        assert a.gettimeout() == 30.0
     finally:
         a.close()
         b.close()
