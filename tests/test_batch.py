@@ -310,3 +310,13 @@ def test_ctrl_c_stops_at_once_and_leaves_whole_lines(
     records = read_output(out)
     assert 4 <= len(records) < 200
     assert all(r["response"]["status_code"] == 200 for r in records)
+
+
+def test_the_example_file_runs(client: PassthroughClient, tmp_path: Path) -> None:
+    """``examples/batch.jsonl`` (shown in the README): three answers, a 404, a refused URL."""
+    out = tmp_path / "example.output.jsonl"
+    summary = run_batch(client, str(ROOT / "examples" / "batch.jsonl"), str(out))
+    assert summary == BatchSummary(total=5, succeeded=3, failed=2, skipped=0)
+    found = by_id(read_output(out))
+    assert found["q4"]["error"]["code"] == "invalid_url"
+    assert found["q5"]["response"]["status_code"] == 404
