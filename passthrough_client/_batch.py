@@ -71,9 +71,8 @@ class _Writer:
             self._file.flush()
             field = "succeeded" if ok else "failed"
             self.summary = attrs.evolve(self.summary, **{field: getattr(self.summary, field) + 1})
-            summary = self.summary
-        if self._progress is not None:
-            self._progress(summary)
+            if self._progress is not None:  # under the lock: one progress line at a time
+                self._progress(self.summary)
 
     def close(self, timeout: float = 0.5) -> None:
         """Stop all further writes (waiting ``timeout`` at most for one in progress)."""
@@ -88,8 +87,9 @@ def _run_one(client: Any, request: BatchRequest) -> Tuple[str, bool]:
     custom_id = request.custom_id
     try:
         answer = client.request(request.method, path_for(request.url), json=request.body)
-    except APIStatusError as exc:
-        return response_line(custom_id, exc.status_code, exc.request_id, exc.body), False
+    except APIStatusError as exc:  # any HTTP answer (also a redirect not followed)
+        line = response_line(custom_id, exc.status_code, exc.request_id, exc.body)
+        return line, exc.status_code < 400
     except APITimeoutError as exc:
         return error_line(custom_id, "timeout", str(exc)), False
     except ModelNotAllowedError as exc:

@@ -150,16 +150,19 @@ class ClientExtras:
         ``idle_timeout``): the read timeout is shortened to it, and a stall there is
         reported under that name.
         """
-        call = self._defaults.apply(call)
+        if self._defaults is not NO_DEFAULTS:
+            call = self._defaults.apply(call)
         if call.max_retries is not None:
             check_max_retries(call.max_retries)
-        check_stream_timeouts(call.first_event_timeout, call.idle_timeout, stream=stream)
+        first = None
+        if call.first_event_timeout is not None or call.idle_timeout is not None:
+            check_stream_timeouts(call.first_event_timeout, call.idle_timeout, stream=stream)
+            first = StreamClock.first_limit(call.first_event_timeout, call.idle_timeout)
         url, headers = self._requests.build(
             endpoint, call.provider_data, call.extra_headers, body=body, stream=stream,
             join=join or endpoint_url,
         )  # fmt: skip
         timeout, deadline = self._sender.timeout_for(call.timeout), Deadline(call.deadline)
-        first = StreamClock.first_limit(call.first_event_timeout, call.idle_timeout)
         if first is not None and first < timeout.read:
             timeout = Timeout(timeout.connect, first)
         outgoing = Outgoing(method, url, headers, body)
@@ -181,7 +184,6 @@ class ClientExtras:
     ) -> Stream[Any]:  # fmt: skip
         """Give a new stream its ``.http``, its event clock, and (raw) no assembling."""
         stream.http = info = http_info(response, attempts)
-        call = self._defaults.apply(call)
         if call.first_event_timeout is not None or call.idle_timeout is not None:
             started = time.monotonic() - info.elapsed  # when the last attempt was sent
             stream._clock = StreamClock(
