@@ -320,3 +320,25 @@ def test_the_example_file_runs(client: PassthroughClient, tmp_path: Path) -> Non
     found = by_id(read_output(out))
     assert found["q4"]["error"]["code"] == "invalid_url"
     assert found["q5"]["response"]["status_code"] == 404
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+def test_interrupted_in_process_writes_nothing_more(upstream: FakeUpstream, tmp_path: Path) -> None:
+    """Library use: after ``KeyboardInterrupt`` no thread sends or writes anything more."""
+    import _thread
+
+    upstream.enqueue(Reply.json(200, {"choices": []}, delay=0.2), times=100)
+    source = write_input(tmp_path / "in.jsonl", [chat_line(f"r{i}") for i in range(100)])
+    out = tmp_path / "out.jsonl"
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    with PassthroughClient(base_url=upstream.url, environ={}) as client:
+        timer.start()
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            run_batch(client, str(source), str(out), concurrency=4)
+        assert time.monotonic() - started < 1.5
+        written, sent = out.read_bytes(), len(upstream.requests)
+        time.sleep(0.6)  # the requests in flight finish meanwhile
+        assert (out.read_bytes(), len(upstream.requests)) == (written, sent)
+    timer.cancel()
+    assert 0 < len(read_output(out)) < 100

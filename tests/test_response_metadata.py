@@ -119,3 +119,14 @@ def test_request_answers_carry_http(client: PassthroughClient, upstream: FakeUps
     upstream.enqueue(Reply.json(200, {"ok": 1}, headers={"x-request-id": "r9"}))
     answer = client.request("POST", "rerank", json={"q": 1})
     assert ("r9", f"{upstream.url}/v1/rerank") == (answer.http.request_id, answer.http.url)
+
+
+def test_a_response_with_http_pickles(client: PassthroughClient) -> None:
+    """Results cross to worker processes: ``.http`` pickles with them, headers included."""
+    import pickle
+
+    reply = client.chat(model="m", messages=MESSAGES)
+    again = pickle.loads(pickle.dumps(reply))
+    assert (again, again.http) == (reply, reply.http)
+    assert again.http is not None and again.http.headers["content-type"] == "application/json"
+    assert "headers" not in repr(reply.http)

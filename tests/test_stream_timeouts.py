@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import time
 from typing import Any, Iterator, List
@@ -46,14 +47,20 @@ def test_idle_timeout_fires_on_a_server_that_only_pings(
 def test_idle_timeout_fires_on_a_silent_server(
     client: PassthroughClient, upstream: FakeUpstream
 ) -> None:
-    """After one event, silence: the socket wait is cut to ``idle_timeout``."""
-    upstream.enqueue(Reply.sse([CHUNK, CHUNK], delay=3.0))
-    upstream.clear()
-    stream = client.chat(model="m", messages=MESSAGES, stream=True, idle_timeout=0.3)
+    """One event at once, then silence: the socket wait is cut to ``idle_timeout``.
+
+    ``first_event_timeout=2`` sets the read timeout of the response head, so only the
+    clock's own socket timeout can end the wait at about 0.3 s rather than 2 s.
+    """
+    reply = dataclasses.replace(Reply.sse([CHUNK, CHUNK], delay=3.0), delay_first=False)
+    upstream.enqueue(reply)
+    stream = client.chat(
+        model="m", messages=MESSAGES, stream=True, first_event_timeout=2.0, idle_timeout=0.3
+    )
     started = time.monotonic()
     with pytest.raises(APITimeoutError, match="idle_timeout"):
         bounded(lambda: _drain(stream), 5.0)
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 1.5
 
 
 def test_events_reset_the_idle_timeout(client: PassthroughClient, upstream: FakeUpstream) -> None:
