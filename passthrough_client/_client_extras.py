@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Optional, TypeVar, Union, overload
 
 import requests
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["ClientExtras"]
 
 ProviderData = Union[Mapping[str, Any], str, bytes, None]
+_C = TypeVar("_C", bound="ClientExtras")
 
 
 class ClientExtras:
@@ -55,12 +56,12 @@ class ClientExtras:
         ) -> Stream[Any]: ...
 
     def with_options(
-        self,
+        self: _C,
         *,
         timeout: TimeoutArg = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> Any:
+    ) -> _C:
         """A client with other per-call defaults, sharing this one's pool and model cache.
 
         Cheap: no new session, no TLS context rebuilt. The copy's calls use
@@ -85,6 +86,42 @@ class ClientExtras:
         clone._defaults = self._defaults.over(timeout, max_retries, extra_headers)
         clone._shared = True
         return clone
+
+    @overload
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Optional[Mapping[str, Any]] = None,
+        stream: Literal[False] = False,
+        provider_data: ProviderData = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: TimeoutArg = None,
+        max_retries: Optional[int] = None,
+        deadline: Optional[float] = None,
+        first_event_timeout: Optional[float] = None,
+        idle_timeout: Optional[float] = None,
+    ) -> APIResponse: ...
+
+    @overload
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Optional[Mapping[str, Any]] = None,
+        stream: Literal[True],
+        provider_data: ProviderData = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        timeout: TimeoutArg = None,
+        max_retries: Optional[int] = None,
+        deadline: Optional[float] = None,
+        first_event_timeout: Optional[float] = None,
+        idle_timeout: Optional[float] = None,
+    ) -> Stream[Any]: ...
 
     def request(
         self,
