@@ -7,6 +7,7 @@ It reads the configuration block of Llama Stack's ``remote::passthrough`` provid
 
 import logging as _logging
 
+from ._batch import BatchSummary, run_batch
 from ._client import PassthroughClient
 from ._forward import provider_data_from_headers
 from ._loading import dump_config, load_config
@@ -40,6 +41,7 @@ from .exceptions import (
     UnprocessableEntityError,
 )
 from .types import (
+    APIResponse,
     ChatCompletion,
     ChatCompletionChoice,
     ChatCompletionChunk,
@@ -51,6 +53,7 @@ from .types import (
     CompletionChoice,
     Embedding,
     EmbeddingsResponse,
+    HTTPInfo,
     Model,
     ToolCall,
     ToolCallFunction,
@@ -59,10 +62,12 @@ from .types import (
 
 __all__ = [
     "APIConnectionError",
+    "APIResponse",
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchSummary",
     "ChatCompletion",
     "ChatCompletionChoice",
     "ChatCompletionChunk",
@@ -76,6 +81,7 @@ __all__ = [
     "ConflictError",
     "Embedding",
     "EmbeddingsResponse",
+    "HTTPInfo",
     "InternalServerError",
     "InvalidResponseError",
     "Model",
@@ -102,6 +108,7 @@ __all__ = [
     "dump_config",
     "load_config",
     "provider_data_from_headers",
+    "run_batch",
 ]
 
 # The library's logger stays silent unless the application configures logging.

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import attrs
 
 from ._display import Rows, displayed, shown
+from ._http_info import WithHTTP
 from ._wire import (
     STR_OR_NONE,
     Wire,
@@ -203,7 +204,7 @@ class ChatCompletionChoice(Wire):
 
 @displayed
 @attrs.frozen(slots=True, kw_only=True)
-class ChatCompletion(Wire):
+class ChatCompletion(WithHTTP):
     """A chat completion (``object: "chat.completion"``), or one assembled from a stream."""
 
     id: Optional[str] = None

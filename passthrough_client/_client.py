@@ -4,31 +4,24 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import (
-    Any,
-    Callable,
-    Literal,
-    Mapping,
-    NamedTuple,
-    Optional,
-    Sequence,
-    TypeVar,
-    Union,
-    overload,
-)
+from typing import Any, Callable, Literal, Mapping, Optional, Sequence, TypeVar, Union, overload
 
 import attrs
-import requests
 
 from ._body import MAX_EVENT_BYTES, MAX_RESPONSE_BYTES
+from ._call_options import NO_DEFAULTS, Defaults
+from ._call_options import Call as _Call
+from ._client_extras import ClientExtras
+from ._http_info import HTTPInfo, attach, http_info
+from ._json_stream import JSONObject
 from ._loading import Source, load_config
 from ._mask import Masker
 from ._models import ModelCache
 from ._request import RequestBuilder, encode_body, merge_body
 from ._responses import decode_json, snippet
-from ._send import Deadline, Sender, TimeoutArg, check_limits
+from ._send import Sender, TimeoutArg, check_limits
 from ._streaming import Stream
-from ._transport import Outgoing, Transport, environment_snapshot
+from ._transport import Transport, environment_snapshot
 from .config import PassthroughConfig, Secret
 from .exceptions import ConfigError, InvalidResponseError, ModelNotAllowedError
 from .types import ChatCompletion, ChatCompletionChunk, Completion, EmbeddingsResponse, Model
@@ -45,15 +38,6 @@ SAMPLE_CONFIG = {
 T = TypeVar("T")
 
 ProviderData = Union[Mapping[str, Any], str, bytes, None]
-
-
-class _Call(NamedTuple):
-    """The per-call options every call takes."""
-
-    provider_data: ProviderData
-    extra_headers: Optional[Mapping[str, str]]
-    timeout: TimeoutArg
-    deadline: Optional[float]
 
 
 def _resolve_config(
@@ -108,12 +92,17 @@ def _check_options(max_retries: Any, pool_maxsize: Any, refresh_interval: Any) -
 
 
 def _unpickle_client(
-    config: PassthroughConfig, options: dict[str, Any], environ: dict[str, str]
+    config: PassthroughConfig,
+    options: dict[str, Any],
+    environ: dict[str, str],
+    defaults: Defaults = NO_DEFAULTS,
 ) -> PassthroughClient:
-    return PassthroughClient(config, environ=environ, **options)
+    client = PassthroughClient(config, environ=environ, **options)
+    client._defaults = defaults  # a with_options copy keeps its per-call defaults
+    return client
 
 
-class PassthroughClient:
+class PassthroughClient(ClientExtras):
     """A synchronous client for an OpenAI-compatible inference service.
 
     ``config`` is a :class:`PassthroughConfig`, a mapping or a file path (as
@@ -181,7 +170,8 @@ class PassthroughClient:
         without reading that process's environment, and opens its own connections.
         The configuration's secrets travel inside the pickle.
         """
-        return (_unpickle_client, (self.config, dict(self._options), dict(self._environ)))
+        options, environ = dict(self._options), dict(self._environ)
+        return (_unpickle_client, (self.config, options, environ, self._defaults))
 
     def __enter__(self) -> PassthroughClient:
         return self
@@ -190,8 +180,9 @@ class PassthroughClient:
         self.close()
 
     def close(self) -> None:
-        """Close all pooled connections."""
-        self._transport.close()
+        """Close all pooled connections (a ``with_options`` copy leaves them to the original)."""
+        if not self._shared:
+            self._transport.close()
 
     @property
     def session(self) -> Any:
@@ -211,7 +202,10 @@ class PassthroughClient:
         extra_headers: Optional[Mapping[str, str]] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutArg = None,
+        max_retries: Optional[int] = None,
         deadline: Optional[float] = None,
+        first_event_timeout: Optional[float] = None,
+        idle_timeout: Optional[float] = None,
         **params: Any,
     ) -> ChatCompletion: ...
 
@@ -226,7 +220,10 @@ class PassthroughClient:
         extra_headers: Optional[Mapping[str, str]] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutArg = None,
+        max_retries: Optional[int] = None,
         deadline: Optional[float] = None,
+        first_event_timeout: Optional[float] = None,
+        idle_timeout: Optional[float] = None,
         **params: Any,
     ) -> Stream[ChatCompletionChunk]: ...
 
@@ -240,7 +237,10 @@ class PassthroughClient:
         extra_headers: Optional[Mapping[str, str]] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutArg = None,
+        max_retries: Optional[int] = None,
         deadline: Optional[float] = None,
+        first_event_timeout: Optional[float] = None,
+        idle_timeout: Optional[float] = None,
         **params: Any,
     ) -> Union[ChatCompletion, Stream[ChatCompletionChunk]]:
         """``POST {api}/chat/completions``: a ``ChatCompletion``, or a ``Stream`` of chunks.
@@ -249,7 +249,10 @@ class PassthroughClient:
         ``extra_body`` is merged over it (shallow). Raises :class:`ModelNotAllowedError`
         before any traffic for a model outside ``allowed_models``.
         """
-        call = _Call(provider_data, extra_headers, timeout, deadline)
+        call = _Call(
+            provider_data, extra_headers, timeout, deadline, max_retries,
+            first_event_timeout, idle_timeout,
+        )  # fmt: skip
         body = self._body({"model": model, "messages": messages}, stream, params, extra_body)
         if stream:
             return self._stream("/chat/completions", body, ChatCompletionChunk, call)
@@ -266,7 +269,10 @@ class PassthroughClient:
         extra_headers: Optional[Mapping[str, str]] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutArg = None,
+        max_retries: Optional[int] = None,
         deadline: Optional[float] = None,
+        first_event_timeout: Optional[float] = None,
+        idle_timeout: Optional[float] = None,
         **params: Any,
     ) -> Completion: ...
 
@@ -281,7 +287,10 @@ class PassthroughClient:
         extra_headers: Optional[Mapping[str, str]] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutArg = None,
+        max_retries: Optional[int] = None,
         deadline: Optional[float] = None,
+        first_event_timeout: Optional[float] = None,
+        idle_timeout: Optional[float] = None,
         **params: Any,
     ) -> Stream[Completion]: ...
 
@@ -295,11 +304,17 @@ class PassthroughClient:
         extra_headers: Optional[Mapping[str, str]] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutArg = None,
+        max_retries: Optional[int] = None,
         deadline: Optional[float] = None,
+        first_event_timeout: Optional[float] = None,
+        idle_timeout: Optional[float] = None,
         **params: Any,
     ) -> Union[Completion, Stream[Completion]]:
         """``POST {api}/completions``: a ``Completion``, or a ``Stream`` of chunks."""
-        call = _Call(provider_data, extra_headers, timeout, deadline)
+        call = _Call(
+            provider_data, extra_headers, timeout, deadline, max_retries,
+            first_event_timeout, idle_timeout,
+        )  # fmt: skip
         body = self._body({"model": model, "prompt": prompt}, stream, params, extra_body)
         if stream:
             return self._stream("/completions", body, Completion, call)
@@ -314,11 +329,12 @@ class PassthroughClient:
         extra_headers: Optional[Mapping[str, str]] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutArg = None,
+        max_retries: Optional[int] = None,
         deadline: Optional[float] = None,
         **params: Any,
     ) -> EmbeddingsResponse:
         """``POST {api}/embeddings``: an ``EmbeddingsResponse``."""
-        call = _Call(provider_data, extra_headers, timeout, deadline)
+        call = _Call(provider_data, extra_headers, timeout, deadline, max_retries)
         body = self._body({"model": model, "input": input}, False, params, extra_body)
         return self._post("/embeddings", body, call, EmbeddingsResponse.from_dict)
 
@@ -329,6 +345,7 @@ class PassthroughClient:
         provider_data: ProviderData = None,
         extra_headers: Optional[Mapping[str, str]] = None,
         timeout: TimeoutArg = None,
+        max_retries: Optional[int] = None,
         deadline: Optional[float] = None,
     ) -> list[Model]:
         """``GET {api}/models``: the allowed models, in the service's order.
@@ -337,7 +354,7 @@ class PassthroughClient:
         ``refresh=True`` lists afresh and raises if that fails. A call with provider
         data always lists afresh and leaves the cache alone.
         """
-        call = _Call(provider_data, extra_headers, timeout, deadline)
+        call = _Call(provider_data, extra_headers, timeout, deadline, max_retries)
         if provider_data is not None:
             return self._list_models(call)
         return list(self._models.get(lambda: self._list_models(call), force=refresh))
@@ -363,7 +380,7 @@ class PassthroughClient:
             raise ModelNotAllowedError(str(model), self.config.allowed_models or ())
 
     def _list_models(self, call: _Call) -> list[Model]:
-        payload, masker = self._send_json("GET", "/models", None, call)
+        payload, _, masker = self._send_json("GET", "/models", None, call)
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, list):
             shown = snippet(payload, masker=masker)
@@ -375,41 +392,39 @@ class PassthroughClient:
         return [m for m in models if m.id in self._allowed]
 
     def _post(self, endpoint: str, body: bytes, call: _Call, parse: Callable[[Any], T]) -> T:
-        """POST, then ``parse`` the JSON object received (its errors masked)."""
-        payload, masker = self._send_json("POST", endpoint, body, call)
+        """POST, then ``parse`` the JSON object received (its errors masked), with ``.http``."""
+        payload, info, masker = self._send_json("POST", endpoint, body, call)
         if not isinstance(payload, dict):
             shown = snippet(payload, masker=masker)
             raise InvalidResponseError(f"the response is not a JSON object: {shown}")
         with masker.applied():
-            return parse(payload)
-
-    def _open(
-        self, method: str, endpoint: str, body: Optional[bytes], call: _Call, *, stream: bool
-    ) -> tuple[requests.Response, str, Deadline, Masker]:
-        """Send one call with retries: ``(response, url, deadline, masker)``."""
-        url, headers, (key, forwarded) = self._requests.build_call(
-            endpoint, call.provider_data, call.extra_headers, body=body, stream=stream
-        )
-        timeout, deadline = self._sender.timeout_for(call.timeout), Deadline(call.deadline)
-        masker = self._transport.masker(key, forwarded)
-        outgoing = Outgoing(method, url, headers, body, masker)
-        response = self._sender.send(outgoing, timeout=timeout, deadline=deadline, stream=stream)
-        return response, url, deadline, masker
+            return attach(parse(payload), info)  # type: ignore[type-var]
 
     def _send_json(
         self, method: str, endpoint: str, body: Optional[bytes], call: _Call
-    ) -> tuple[Any, Masker]:
-        response, _, _, masker = self._open(method, endpoint, body, call, stream=False)
-        return decode_json(response.content, masker), masker
+    ) -> tuple[Any, HTTPInfo, Masker]:
+        response, _, _, attempts, masker = self._open(method, endpoint, body, call, stream=False)
+        return decode_json(response.content, masker), http_info(response, attempts), masker
 
-    def _stream(self, endpoint: str, body: bytes, chunk_type: Any, call: _Call) -> Stream[Any]:
-        response, url, deadline, masker = self._open("POST", endpoint, body, call, stream=True)
-        route = self._transport.route(url, self._sender.timeout_for(call.timeout))
-        return Stream(
+    def _stream(
+        self,
+        endpoint: str,
+        body: Optional[bytes],
+        chunk_type: Any,
+        call: _Call,
+        *,
+        method: str = "POST",
+        join: Any = None,
+    ) -> Stream[Any]:
+        response, url, deadline, attempts, masker = self._open(
+            method, endpoint, body, call, stream=True, join=join
+        )
+        stream = Stream(
             response,
-            chunk_type,
-            route=route,
+            chunk_type or JSONObject,
+            route=self._transport.route(url, self._sender.timeout_for(call.timeout)),
             deadline=deadline,
             masker=masker,
             max_event_bytes=self._sender.max_event_bytes,
         )
+        return self._equip(stream, response, attempts, call, raw=chunk_type is None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 from urllib.parse import urlsplit, urlunsplit
 
 from ._decode import ACCEPT_ENCODING
@@ -143,6 +143,7 @@ class RequestBuilder:
         *,
         body: Optional[bytes] = None,
         stream: bool = False,
+        join: Callable[[str, str], str] = endpoint_url,
     ) -> tuple[str, dict[str, str]]:
         """``(url, headers)`` for a call to ``endpoint`` (e.g. ``/chat/completions``).
 
@@ -151,7 +152,7 @@ class RequestBuilder:
         invalid ``extra_headers``; nothing has been sent then.
         """
         url, headers, _ = self.build_call(
-            endpoint, provider_data, extra_headers, body=body, stream=stream
+            endpoint, provider_data, extra_headers, body=body, stream=stream, join=join
         )
         return url, headers
 
@@ -163,6 +164,7 @@ class RequestBuilder:
         *,
         body: Optional[bytes] = None,
         stream: bool = False,
+        join: Callable[[str, str], str] = endpoint_url,
     ) -> tuple[str, dict[str, str], Secrets]:
         """:meth:`build`, plus the call's secrets: ``(api_key, forwarded values)``, the
         key in use and the forwarded header values, for masking shown text."""
@@ -186,7 +188,7 @@ class RequestBuilder:
             _set(headers, "Content-Length", str(len(body)))
         for name, value in (extra_headers or {}).items():
             _set(headers, name, value)
-        return endpoint_url(base_url, endpoint), headers, secrets
+        return join(base_url, endpoint), headers, secrets
 
     def _with_provider_data(
         self, provider_data: Any

@@ -127,17 +127,24 @@ class Sender:
         return Timeout(float(parts[0]), float(parts[1]))
 
     def send(
-        self, outgoing: Outgoing, *, timeout: Timeout, deadline: Deadline, stream: bool
-    ) -> requests.Response:
-        """A 2xx response, after retries; raises this package's errors otherwise.
+        self,
+        outgoing: Outgoing,
+        *,
+        timeout: Timeout,
+        deadline: Deadline,
+        stream: bool,
+        max_retries: Optional[int] = None,
+    ) -> tuple[requests.Response, int]:
+        """A 2xx response and the attempts it took (``max_retries``: the client's when ``None``).
 
         Without ``stream`` the body has been read (``.content``), within
-        ``max_response_bytes``.
+        ``max_response_bytes``. Raises this package's errors otherwise.
         """
+        retries = self._max_retries if max_retries is None else max_retries
         dog = deadline.watchdog()
         try:
             with watching(dog):
-                return self._send(outgoing, timeout, deadline, stream, dog)
+                return self._send(outgoing, timeout, deadline, stream, dog, retries)
         finally:
             if dog is not None:
                 dog.cancel()
@@ -149,13 +156,14 @@ class Sender:
         deadline: Deadline,
         stream: bool,
         dog: Optional[Watchdog],
-    ) -> requests.Response:
+        retries: int,
+    ) -> tuple[requests.Response, int]:
         attempt = 0
         while True:
             error, wait = self._attempt(outgoing, timeout, deadline, stream, attempt, dog)
             if isinstance(error, requests.Response):
-                return error
-            if wait is None or attempt >= self._max_retries:
+                return error, attempt + 1
+            if wait is None or attempt >= retries:
                 raise error
             if not deadline.allows(wait):
                 raise error
@@ -166,7 +174,7 @@ class Sender:
                 wait,
                 _kind(error),
                 attempt + 2,
-                self._max_retries + 1,
+                retries + 1,
             )
             time.sleep(wait)
             attempt += 1

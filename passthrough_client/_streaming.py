@@ -46,10 +46,13 @@ import requests
 from ._assemble import ChatAccumulator, CompletionAccumulator
 from ._body import MAX_EVENT_BYTES, body_reader, transport_error
 from ._errors import Route, translate
+from ._http_info import HTTPInfo, attach
+from ._json_stream import JSONAccumulator
 from ._mask import NO_MASK, Masker
 from ._responses import snippet
 from ._send import Deadline, shutdown
 from ._sse import ServerSentEvent, SSEDecoder
+from ._stream_clock import StreamClock, socket_of
 from .exceptions import APIConnectionError, InvalidResponseError, PassthroughError, StreamError
 from .types import ChatCompletion, ChatCompletionChunk, Completion
 
@@ -79,6 +82,10 @@ class Stream(Generic[T]):
     :class:`APIConnectionError` for a stream cut mid-event and
     :class:`APITimeoutError` when a read times out or the call's deadline passes.
     """
+
+    #: The response's :class:`HTTPInfo` (set by the client; ``None`` otherwise).
+    http: Optional[HTTPInfo] = None
+    _clock: Optional[StreamClock] = None  # first_event_timeout/idle_timeout, set by the client
 
     def __init__(
         self,
@@ -183,21 +190,32 @@ class Stream(Generic[T]):
             self._fail()
 
     def collect(self) -> Union[ChatCompletion, Completion]:
-        """Consume the rest and return the assembled completion (all chunks, also earlier ones)."""
+        """Consume the rest and return the assembled completion (all chunks, also earlier ones).
+
+        Its ``.http`` is the stream's. Raises ``TypeError`` for a stream of
+        ``client.request(..., stream=True)``, whose events have no known shape.
+        """
+        if isinstance(self._accumulator, JSONAccumulator):
+            raise TypeError(JSONAccumulator.WHY)
         for _ in self:
             pass
-        return self._accumulator.result()
+        return attach(self._accumulator.result(), self.http)
 
     # ------------------------------------------------------------ reading
 
     def _read(self) -> None:
+        clock = self._clock
         try:
+            if clock is not None:
+                clock.wait(socket_of(self._raw))
             data = self._read_more()
         except Exception as exc:
             if self._done:  # closed from another thread while waiting
                 return
             if isinstance(exc, PassthroughError):  # e.g. a body that cannot be decoded
                 raise
+            if clock is not None and not self._expired and clock.expired():
+                raise self._failure(clock.error()) from exc
             raise self._failure(self._broken(exc)) from exc
         if self._done:
             return
@@ -206,6 +224,8 @@ class Stream(Generic[T]):
             self._events = events = self._decoder.feed(data)
             if self._head is not None:
                 self._keep(data, events)
+            if clock is not None and clock.after_read(events):
+                raise self._failure(clock.error())
         else:
             self._eof = True
             self._events = self._at_eof()

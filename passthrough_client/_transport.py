@@ -13,6 +13,8 @@ import contextlib
 import functools
 import os
 import ssl
+import time
+from datetime import timedelta
 from http.client import HTTPException
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
@@ -305,9 +307,11 @@ class Transport:
         proxies = {urlsplit(url).scheme: chosen.proxy_url} if chosen.proxy_url else {}
         for attempt in (0, 1):
             try:
+                sent = time.monotonic()
                 response = self._adapter.send(
                     request, stream=True, timeout=(timeout.connect, timeout.read), proxies=proxies
                 )
+                response.elapsed = timedelta(seconds=time.monotonic() - sent)  # to the head
                 if not stream:  # bounded, inside the error mapping (the Sender streams)
                     _load(response)
                 return response

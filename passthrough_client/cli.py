@@ -1,11 +1,12 @@
 """The ``passthrough-client`` command line (also ``python -m passthrough_client``).
 
 Commands: ``models``, ``chat MODEL PROMPT``, ``complete MODEL PROMPT``,
-``embed MODEL TEXT...``, ``config [FILE]``, ``doctor`` and ``demo``. ``--config FILE``
-may stand anywhere on the command line; without it the sample configuration applies
-(``PASSTHROUGH_URL``, ``PASSTHROUGH_API_KEY``). ``--provider-id ID`` (anywhere too)
-picks one ``remote::passthrough`` provider of a Llama Stack run configuration that has
-several. ``demo`` runs against its own local fake service: it takes neither option.
+``embed MODEL TEXT...``, ``config [FILE]``, ``doctor``, ``demo`` and ``batch INPUT.jsonl``.
+``--config FILE`` may stand anywhere on the command line; without it the sample
+configuration applies (``PASSTHROUGH_URL``, ``PASSTHROUGH_API_KEY``). ``--provider-id ID``
+(anywhere too) picks one ``remote::passthrough`` provider of a Llama Stack run
+configuration that has several. ``demo`` runs against its own local fake service: it
+takes neither option.
 
 Exit codes: 0 success; 1 a service or connection error, or a failed ``doctor`` step;
 2 a usage or configuration error (including invalid ``--provider-data`` and a model
@@ -302,6 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "demo", parents=[common], help="run every call against its own local fake service"
     )
+    from ._cli_batch import add_batch_parser
+
+    add_batch_parser(sub, common)
     return parser
 
 
@@ -337,6 +341,10 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
         from ._cli_doctor import run_doctor
 
         return run_doctor(args.config, args.provider_data, out, provider_id=args.provider_id)
+    if args.command == "batch":
+        from ._cli_batch import run_batch_command
+
+        return run_batch_command(args)
     retries = getattr(args, "max_retries", 2)
     with open_client(args.config, max_retries=retries, provider_id=args.provider_id) as client:
         return _COMMANDS[args.command](client, args, out)

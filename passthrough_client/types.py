@@ -48,6 +48,7 @@ from ._chat_types import (
 )
 from ._chunk_types import ChatCompletionChunk, ChoiceDelta, ChoiceDeltaToolCall, ChunkChoice
 from ._display import Rows, displayed, shown
+from ._http_info import APIResponse, HTTPInfo, WithHTTP
 from ._wire import (
     Wire,
     as_object,
@@ -63,6 +64,7 @@ from ._wire import (
 )
 
 __all__ = [
+    "APIResponse",
     "ChatCompletion",
     "ChatCompletionChoice",
     "ChatCompletionChunk",
@@ -74,6 +76,7 @@ __all__ = [
     "CompletionChoice",
     "Embedding",
     "EmbeddingsResponse",
+    "HTTPInfo",
     "Model",
     "ToolCall",
     "ToolCallFunction",
@@ -105,7 +108,7 @@ class CompletionChoice(Wire):
 
 @displayed
 @attrs.frozen(slots=True, kw_only=True)
-class Completion(Wire):
+class Completion(WithHTTP):
     """A text completion (``object: "text_completion"``); streams yield these too."""
 
     id: Optional[str] = None
@@ -186,7 +189,7 @@ class Embedding(Wire):
 
 @displayed
 @attrs.frozen(slots=True, kw_only=True)
-class EmbeddingsResponse(Wire):
+class EmbeddingsResponse(WithHTTP):
     """The answer of an embeddings call (``object: "list"``)."""
 
     object: Optional[str] = None

@@ -12,10 +12,12 @@ from passthrough_client import PassthroughClient
 
 EXPORTS = [
     "APIConnectionError",
+    "APIResponse",
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchSummary",
     "ChatCompletion",
     "ChatCompletionChoice",
     "ChatCompletionChunk",
@@ -29,6 +31,7 @@ EXPORTS = [
     "ConflictError",
     "Embedding",
     "EmbeddingsResponse",
+    "HTTPInfo",
     "InternalServerError",
     "InvalidResponseError",
     "Model",
@@ -55,6 +58,7 @@ EXPORTS = [
     "dump_config",
     "load_config",
     "provider_data_from_headers",
+    "run_batch",
 ]
 
 P, K, V = "POSITIONAL_OR_KEYWORD", "KEYWORD_ONLY", "VAR_KEYWORD"
@@ -64,8 +68,10 @@ CALL_OPTIONS = [
     ("extra_headers", K, None),
     ("extra_body", K, None),
     ("timeout", K, None),
+    ("max_retries", K, None),
     ("deadline", K, None),
 ]
+STREAM_OPTIONS = [("first_event_timeout", K, None), ("idle_timeout", K, None)]
 
 SIGNATURES: list[tuple[str, Callable[..., Any], list[tuple[str, str, Any]]]] = [
     (
@@ -93,6 +99,7 @@ SIGNATURES: list[tuple[str, Callable[..., Any], list[tuple[str, str, Any]]]] = [
             ("messages", K, REQUIRED),
             ("stream", K, False),
             *CALL_OPTIONS,
+            *STREAM_OPTIONS,
             ("params", V, REQUIRED),
         ],
     ),
@@ -105,6 +112,7 @@ SIGNATURES: list[tuple[str, Callable[..., Any], list[tuple[str, str, Any]]]] = [
             ("prompt", K, REQUIRED),
             ("stream", K, False),
             *CALL_OPTIONS,
+            *STREAM_OPTIONS,
             ("params", V, REQUIRED),
         ],
     ),
@@ -126,6 +134,42 @@ SIGNATURES: list[tuple[str, Callable[..., Any], list[tuple[str, str, Any]]]] = [
             ("self", P, REQUIRED),
             ("refresh", K, False),
             *[option for option in CALL_OPTIONS if option[0] != "extra_body"],
+        ],
+    ),
+    (
+        "request",
+        PassthroughClient.request,
+        [
+            ("self", P, REQUIRED),
+            ("method", P, REQUIRED),
+            ("path", P, REQUIRED),
+            ("json", K, None),
+            ("params", K, None),
+            ("stream", K, False),
+            *[option for option in CALL_OPTIONS if option[0] != "extra_body"],
+            *STREAM_OPTIONS,
+        ],
+    ),
+    (
+        "with_options",
+        PassthroughClient.with_options,
+        [
+            ("self", P, REQUIRED),
+            ("timeout", K, None),
+            ("max_retries", K, None),
+            ("extra_headers", K, None),
+        ],
+    ),
+    (
+        "run_batch",
+        passthrough_client.run_batch,
+        [
+            ("client", P, REQUIRED),
+            ("input_path", P, REQUIRED),
+            ("output_path", P, REQUIRED),
+            ("concurrency", K, 8),
+            ("resume", K, False),
+            ("progress", K, None),
         ],
     ),
     (
@@ -176,3 +220,12 @@ def test_signature_is_pinned(
 def test_public_callables_have_docstrings(name: str) -> None:
     """The front door's main callables are documented."""
     assert (getattr(passthrough_client, name).__doc__ or "").strip() != ""
+
+
+@pytest.mark.parametrize("name", ["APIResponse", "HTTPInfo"])
+def test_metadata_types_are_exported_from_types_too(name: str) -> None:
+    """``HTTPInfo`` and ``APIResponse`` are the same objects in ``types`` and the package."""
+    import passthrough_client.types as types_module
+
+    assert name in types_module.__all__
+    assert getattr(types_module, name) is getattr(passthrough_client, name)

@@ -109,8 +109,8 @@ def test_pickle_keeps_the_received_json(cls: Any, payload: Dict[str, Any]) -> No
 
 
 def test_all_is_sorted_and_complete() -> None:
-    """__all__ is sorted and names every public response type."""
-    expected = sorted(cls.__name__ for cls in ALL_TYPES)
+    """__all__ is sorted and names every public response type (and the metadata types)."""
+    expected = sorted([cls.__name__ for cls in ALL_TYPES] + ["APIResponse", "HTTPInfo"])
 
     assert (expected, expected) == (types.__all__, sorted(types.__all__))
 
