@@ -28,6 +28,7 @@ before any response byte on such a reused socket is raised as
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import ssl
@@ -37,6 +38,14 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError
+
+from ._compat import (
+    RESPONSE_OPTIONS,
+    SEND_ERRORS_LEFT_TO_READ,
+    connection_closed,
+    pin_hostname,
+    proxy_hop_error,
+)
 
 __all__ = ["ConnectStepTimeout", "PassthroughAdapter", "StaleConnectionError"]
 
@@ -60,6 +69,11 @@ class _StaleAwareMixin:
 
     sock: Any
     _served_sock: Any = None
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        """Send; a reset while sending is reported by the response read (as urllib3 2.x)."""
+        with contextlib.suppress(*SEND_ERRORS_LEFT_TO_READ):
+            super().request(*args, **kwargs)  # type: ignore[misc]
 
     def getresponse(self) -> Any:
         sock = self.sock
@@ -89,6 +103,9 @@ class ConnectStepTimeout(ConnectTimeoutError):
         self.step = step
 
 
+_PROXY_HOP = "the TLS handshake with the proxy"
+
+
 def _is_timeout(exc: BaseException) -> bool:
     return isinstance(exc, socket.timeout) or (
         isinstance(exc, ssl.SSLError) and "timed out" in str(exc)
@@ -103,13 +120,18 @@ class _HTTPSConnection(_StaleAwareMixin, HTTPSConnection):
 
     def connect(self) -> None:
         self._use_proxy_context_when_forwarding()
+        name = self.server_hostname or self._tunnel_host or self.host
+        self.ssl_context = pin_hostname(self.ssl_context, name)
         self._step = "the TCP connect"
         try:
             super().connect()
         except (OSError, ssl.SSLError) as exc:
             if _is_timeout(exc):
                 raise ConnectStepTimeout(self._step, self.timeout) from exc
-            raise
+            error = proxy_hop_error(exc) if self._step == _PROXY_HOP else exc
+            if error is exc:
+                raise
+            raise error from exc
 
     def _new_conn(self) -> socket.socket:
         sock: socket.socket = super()._new_conn()
@@ -123,15 +145,18 @@ class _HTTPSConnection(_StaleAwareMixin, HTTPSConnection):
 
     def _connect_tls_proxy(self, hostname: str, sock: socket.socket) -> Any:
         """TLS to an HTTPS proxy with the proxy context's own verification mode."""
-        self._step = "the TLS handshake with the proxy"
-        context = self.proxy_config.ssl_context if self.proxy_config else None
+        self._step = _PROXY_HOP
+        config = self.proxy_config
+        context = config.ssl_context if config else None
         saved = self.cert_reqs
-        if context is not None:
+        if config is not None and context is not None:
             self.cert_reqs = context.verify_mode  # urllib3 < 2.8 applies cert_reqs to it
+            self.proxy_config = config._replace(ssl_context=pin_hostname(context, hostname))
         try:
             return super()._connect_tls_proxy(hostname, sock)
         finally:
             self.cert_reqs = saved
+            self.proxy_config = config
 
     def _use_proxy_context_when_forwarding(self) -> None:
         """``http://`` through an HTTPS proxy: the only TLS is the hop to the proxy."""
@@ -139,20 +164,29 @@ class _HTTPSConnection(_StaleAwareMixin, HTTPSConnection):
         if context is not None and self.proxy is not None and self._tunnel_host is None:
             self.ssl_context = context
             self.cert_reqs = context.verify_mode
-            self._next_step = "the TLS handshake with the proxy"
+            self._next_step = _PROXY_HOP
 
 
-class _HTTPPool(HTTPConnectionPool):
+class _StrictLengthMixin:
+    """A body cut short of its ``Content-Length`` is an error on every urllib3 version."""
+
+    def urlopen(self, method: str, url: str, *args: Any, **response_kw: Any) -> Any:
+        for key, value in RESPONSE_OPTIONS.items():
+            response_kw.setdefault(key, value)
+        return super().urlopen(method, url, *args, **response_kw)  # type: ignore[misc]
+
+
+class _HTTPPool(_StrictLengthMixin, HTTPConnectionPool):
     ConnectionCls = _HTTPConnection
 
 
-class _HTTPSPool(HTTPSConnectionPool):
+class _HTTPSPool(_StrictLengthMixin, HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
 
     def _validate_conn(self, conn: Any) -> None:
         """Connect early, as urllib3 does, without its per-connection warning."""
         HTTPConnectionPool._validate_conn(self, conn)
-        if conn.is_closed:
+        if connection_closed(conn):
             conn.connect()
 
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import http.client
 import re
-import socket
 import ssl
-from typing import Optional
+from typing import Optional, Tuple, Type, Union
 
 import attrs
 import requests
 from urllib3 import exceptions as u3
 
 from ._adapter import ConnectStepTimeout, StaleConnectionError
+from ._compat import NAME_RESOLUTION_ERRORS
 from .exceptions import APIConnectionError, APITimeoutError
 
 __all__ = ["Route", "is_connect_failure", "is_stale", "is_tls_failure", "translate"]
@@ -57,7 +57,9 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
-def _find(exc: BaseException, kind: type[BaseException]) -> Optional[BaseException]:
+def _find(
+    exc: BaseException, kind: Union[Type[BaseException], Tuple[Type[BaseException], ...]]
+) -> Optional[BaseException]:
     return next((e for e in _chain(exc) if isinstance(e, kind)), None)
 
 
@@ -186,7 +188,7 @@ _BROKEN_RESPONSES = (
 
 
 def _connection_reason(exc: BaseException) -> str:
-    if _find(exc, u3.NameResolutionError) or _find(exc, socket.gaierror):
+    if _find(exc, NAME_RESOLUTION_ERRORS):
         return "DNS lookup failed"
     if _find(exc, ConnectionRefusedError):
         return "connection refused"

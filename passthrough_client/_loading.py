@@ -61,7 +61,7 @@ def load_config(
     try:
         config = structure_config(substituted, base_dir)
     except ConfigError as exc:
-        raise ConfigError(errors + exc.errors) from None
+        raise ConfigError(errors + exc.errors) from exc
     if errors:
         raise ConfigError(errors)
     return config

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping, Optional
 
+from ._compat import read_decoded
 from ._retry import retry_after
 from .exceptions import APIStatusError, InvalidResponseError, status_error_class
 
@@ -102,7 +103,7 @@ def _first_event_data(response: Any) -> bytes:
     decoder = SSEDecoder()
     seen = b""
     while len(seen) <= ERROR_EVENT_LIMIT:
-        data = response.raw.read1(65536, decode_content=True)
+        data = read_decoded(response.raw, 65536)
         if not data:
             break
         seen += data

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import threading
@@ -11,6 +10,7 @@ from typing import Any, Callable, Optional, Union
 
 import requests
 
+from ._compat import shutdown_response
 from ._errors import is_connect_failure, translate
 from ._proxy import mask_url
 from ._responses import read_error_body, status_error
@@ -74,8 +74,7 @@ class Deadline:
 
 def shutdown(response: requests.Response) -> None:
     """Unblock a pending read on the response's socket (from another thread)."""
-    with contextlib.suppress(Exception):  # the socket may already be gone
-        response.raw.shutdown()
+    shutdown_response(response.raw)
 
 
 class Sender:

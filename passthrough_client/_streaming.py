@@ -38,6 +38,7 @@ from typing import Any, Callable, Generic, Optional, TypeVar, Union
 import requests
 
 from ._assemble import ChatAccumulator, CompletionAccumulator
+from ._compat import read_decoded
 from ._errors import Route, translate
 from ._responses import snippet
 from ._send import Deadline, shutdown
@@ -301,7 +302,7 @@ def _reader(raw: Any) -> Callable[[], bytes]:
     """A function returning the next bytes of the body as they arrive, ``b""`` at its end."""
     if raw.chunked and raw.supports_chunked_reads():
         return functools.partial(next, raw.read_chunked(None, decode_content=True), b"")
-    return functools.partial(raw.read1, READ_SIZE, decode_content=True)
+    return functools.partial(read_decoded, raw, READ_SIZE)
 
 
 def _drain(raw: Any, read: Callable[[], bytes]) -> bool:
