@@ -10,7 +10,8 @@ It overrides only the hooks requests documents for subclassing:
   environment can reach the pool, and urllib3 never loads more trust into (or
   changes the verification mode of) a shared context.
 
-The HTTPS connections and pools add what urllib3 leaves out (urllib3 >= 2.3):
+The HTTPS connections and pools add what urllib3 leaves out (on urllib3 1.26 and 2.x;
+the differences between those are handled in ``_compat``):
 
 - a stall anywhere while connecting (TCP, TLS to an HTTPS proxy, the proxy's answer to
   CONNECT, the TLS handshake with the service) is raised as :class:`ConnectStepTimeout`
