@@ -10,7 +10,8 @@ It overrides only the hooks requests documents for subclassing:
   environment can reach the pool, and urllib3 never loads more trust into (or
   changes the verification mode of) a shared context.
 
-The HTTPS connections and pools add what urllib3 leaves out (urllib3 >= 2.3):
+The HTTPS connections and pools add what urllib3 leaves out (on urllib3 1.26 and 2.x;
+the differences between those are handled in ``_compat``):
 
 - a stall anywhere while connecting (TCP, TLS to an HTTPS proxy, the proxy's answer to
   CONNECT, the TLS handshake with the service) is raised as :class:`ConnectStepTimeout`
@@ -28,6 +29,7 @@ before any response byte on such a reused socket is raised as
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import ssl
@@ -38,6 +40,13 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError
 
+from ._compat import (
+    RESPONSE_OPTIONS,
+    SEND_ERRORS_LEFT_TO_READ,
+    connection_closed,
+    pin_hostname,
+    proxy_hop_error,
+)
 from ._conn_hooks import CallHooks
 
 __all__ = ["ConnectStepTimeout", "PassthroughAdapter", "StaleConnectionError"]
@@ -62,6 +71,11 @@ class _StaleAwareMixin:
 
     sock: Any
     _served_sock: Any = None
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        """Send; a reset while sending is reported by the response read (as urllib3 2.x)."""
+        with contextlib.suppress(*SEND_ERRORS_LEFT_TO_READ):
+            super().request(*args, **kwargs)  # type: ignore[misc]
 
     def getresponse(self) -> Any:
         sock = self.sock
@@ -91,6 +105,9 @@ class ConnectStepTimeout(ConnectTimeoutError):
         self.step = step
 
 
+_PROXY_HOP = "the TLS handshake with the proxy"
+
+
 def _is_timeout(exc: BaseException) -> bool:
     return isinstance(exc, socket.timeout) or (
         isinstance(exc, ssl.SSLError) and "timed out" in str(exc)
@@ -105,13 +122,18 @@ class _HTTPSConnection(_StaleAwareMixin, CallHooks, HTTPSConnection):
 
     def connect(self) -> None:
         self._use_proxy_context_when_forwarding()
+        name = self.server_hostname or self._tunnel_host or self.host
+        self.ssl_context = pin_hostname(self.ssl_context, name)
         self._step = "the TCP connect"
         try:
             super().connect()
         except (OSError, ssl.SSLError) as exc:
             if _is_timeout(exc):
                 raise ConnectStepTimeout(self._step, self.timeout) from exc
-            raise
+            error = proxy_hop_error(exc) if self._step == _PROXY_HOP else exc
+            if error is exc:
+                raise
+            raise error from exc
 
     def _new_conn(self) -> socket.socket:
         sock: socket.socket = super()._new_conn()
@@ -125,15 +147,18 @@ class _HTTPSConnection(_StaleAwareMixin, CallHooks, HTTPSConnection):
 
     def _connect_tls_proxy(self, hostname: str, sock: socket.socket) -> Any:
         """TLS to an HTTPS proxy with the proxy context's own verification mode."""
-        self._step = "the TLS handshake with the proxy"
-        context = self.proxy_config.ssl_context if self.proxy_config else None
+        self._step = _PROXY_HOP
+        config = self.proxy_config
+        context = config.ssl_context if config else None
         saved = self.cert_reqs
-        if context is not None:
+        if config is not None and context is not None:
             self.cert_reqs = context.verify_mode  # urllib3 < 2.8 applies cert_reqs to it
+            self.proxy_config = config._replace(ssl_context=pin_hostname(context, hostname))
         try:
             return super()._connect_tls_proxy(hostname, sock)
         finally:
             self.cert_reqs = saved
+            self.proxy_config = config
 
     def _use_proxy_context_when_forwarding(self) -> None:
         """``http://`` through an HTTPS proxy: the only TLS is the hop to the proxy."""
@@ -141,20 +166,29 @@ class _HTTPSConnection(_StaleAwareMixin, CallHooks, HTTPSConnection):
         if context is not None and self.proxy is not None and self._tunnel_host is None:
             self.ssl_context = context
             self.cert_reqs = context.verify_mode
-            self._next_step = "the TLS handshake with the proxy"
+            self._next_step = _PROXY_HOP
 
 
-class _HTTPPool(HTTPConnectionPool):
+class _StrictLengthMixin:
+    """A body cut short of its ``Content-Length`` is an error on every urllib3 version."""
+
+    def urlopen(self, method: str, url: str, *args: Any, **response_kw: Any) -> Any:
+        for key, value in RESPONSE_OPTIONS.items():
+            response_kw.setdefault(key, value)
+        return super().urlopen(method, url, *args, **response_kw)  # type: ignore[misc]
+
+
+class _HTTPPool(_StrictLengthMixin, HTTPConnectionPool):
     ConnectionCls = _HTTPConnection
 
 
-class _HTTPSPool(HTTPSConnectionPool):
+class _HTTPSPool(_StrictLengthMixin, HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
 
     def _validate_conn(self, conn: Any) -> None:
         """Connect early, as urllib3 does, without its per-connection warning."""
         HTTPConnectionPool._validate_conn(self, conn)
-        if conn.is_closed:
+        if connection_closed(conn):
             conn.connect()
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "MAX_EVENT_BYTES",
     "MAX_RESPONSE_BYTES",
     "READ_SIZE",
+    "TRANSPORT_ERRORS",
     "body_reader",
     "read_body",
     "read_error_content",
@@ -99,6 +100,12 @@ def read_error_content(response: Any, limit: int = ERROR_BODY_LIMIT) -> bytes:
     except InvalidResponseError:
         pass
     return b"".join(pieces)[:limit]
+
+
+#: What a body read may raise that :func:`transport_error` and the error translation
+#: put in words: requests', urllib3's (its ``_error_catcher`` wraps reads on every
+#: version), ``http.client``'s and socket errors.
+TRANSPORT_ERRORS = (RequestException, HTTPError, OSError, http.client.HTTPException)
 
 
 def transport_error(exc: BaseException) -> BaseException:

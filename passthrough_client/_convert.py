@@ -38,6 +38,11 @@ class _FieldError(Exception):
     """A problem with one value; the path is added by :func:`_flatten`."""
 
 
+# What the hooks raise for invalid input. Any other exception (a TypeError from a cattrs
+# or attrs version we do not support, a bug) is not the user's fault: it propagates.
+_INPUT_ERRORS = (ConfigError, _FieldError)
+
+
 # ---------------------------------------------------------------- scalar hooks
 
 
@@ -210,20 +215,23 @@ def _make_class_factory(converter: cattrs.Converter) -> Callable[[Any], Any]:
             if not isinstance(value, Mapping):
                 raise _FieldError(f"expected a mapping, got {type_name(value)}")
             errors = _unknown_keys(value, list(types))
+            causes: list[BaseException] = []
             kwargs: dict[str, Any] = {}
             for name, tp in types.items():
                 if name in value:
                     try:
                         kwargs[name] = converter.structure(value[name], tp)
-                    except Exception as exc:
+                    except _INPUT_ERRORS as exc:  # anything else is a bug: it propagates
                         errors.extend(_flatten(exc, name))
+                        causes.append(exc)
             failed = {_field_of(e) for e in errors}
             try:
                 result = cls(**kwargs)
             except ConfigError as exc:
                 errors.extend(e for e in exc.errors if _field_of(e) not in failed)
+                causes.append(exc)
             if errors:
-                raise ConfigError(errors)
+                raise ConfigError(errors) from (causes[0] if causes else None)
             return result
 
         return structure_section
@@ -285,11 +293,10 @@ def _unknown_keys(value: Mapping[Any, Any], names: list[str]) -> list[str]:
 
 
 def _flatten(exc: BaseException, path: str) -> list[str]:
-    """The problems of one failed conversion, as ``path: message`` lines."""
+    """The problems of one failed conversion (invalid input), as ``path: message`` lines."""
     if isinstance(exc, ConfigError):
         return [_join(path, e) for e in exc.errors]
-    message = str(exc) if isinstance(exc, _FieldError) else f"invalid value ({type(exc).__name__})"
-    return [f"{path or '<root>'}: {message}"]
+    return [f"{path or '<root>'}: {exc}"]
 
 
 def structure_config(document: Any, base_dir: Optional[str] = None) -> PassthroughConfig:
@@ -301,8 +308,6 @@ def structure_config(document: Any, base_dir: Optional[str] = None) -> Passthrou
         raise ConfigError(f"<root>: expected a mapping, got {type_name(document)}")
     try:
         result: PassthroughConfig = _converter(base_dir).structure(document, PassthroughConfig)
-    except ConfigError as exc:
-        raise ConfigError(exc.errors) from None
-    except Exception as exc:
-        raise ConfigError(_flatten(exc, "")) from None
+    except _INPUT_ERRORS as exc:  # only invalid input: an internal error propagates as itself
+        raise ConfigError(_flatten(exc, "")) from exc
     return result

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import http.client
 import re
-import socket
 import ssl
 import traceback
-from typing import Optional
+from typing import Optional, Tuple, Type, Union
 
 import attrs
 import requests
 from urllib3 import exceptions as u3
 
 from ._adapter import ConnectStepTimeout, StaleConnectionError
+from ._compat import NAME_RESOLUTION_ERRORS
 from ._retry import should_retry_connect_status
 from .exceptions import APIConnectionError, APITimeoutError
 
@@ -66,7 +66,9 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
-def _find(exc: BaseException, kind: type[BaseException]) -> Optional[BaseException]:
+def _find(
+    exc: BaseException, kind: Union[Type[BaseException], Tuple[Type[BaseException], ...]]
+) -> Optional[BaseException]:
     return next((e for e in _chain(exc) if isinstance(e, kind)), None)
 
 
@@ -278,7 +280,7 @@ _BROKEN_RESPONSES = (
 
 
 def _connection_reason(exc: BaseException) -> str:
-    if _find(exc, u3.NameResolutionError) or _find(exc, socket.gaierror):
+    if _find(exc, NAME_RESOLUTION_ERRORS):
         return "DNS lookup failed"
     if _find(exc, ConnectionRefusedError):
         return "connection refused"

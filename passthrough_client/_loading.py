@@ -67,7 +67,7 @@ def load_config(
     try:
         config = structure_config(substituted, base_dir)
     except ConfigError as exc:
-        raise ConfigError(errors + [_hinted(e) for e in exc.errors]) from None
+        raise ConfigError(errors + [_hinted(e) for e in exc.errors]) from exc
     if errors:
         raise ConfigError(errors)
     return config

@@ -8,7 +8,6 @@ failure that causes is reported as the deadline's ``APITimeoutError``.
 
 from __future__ import annotations
 
-import http.client
 import logging
 import math
 import time
@@ -16,7 +15,7 @@ from typing import Any, Callable, Optional, Union
 
 import requests
 
-from ._body import MAX_EVENT_BYTES, MAX_RESPONSE_BYTES, read_body, transport_error
+from ._body import MAX_EVENT_BYTES, MAX_RESPONSE_BYTES, TRANSPORT_ERRORS, read_body, transport_error
 from ._compat import shutdown_response
 from ._errors import is_connect_failure, translate
 from ._mask import NO_MASK, Masker
@@ -257,7 +256,7 @@ class Sender:
             response.close()
             if _passed(deadline, dog):
                 raise deadline.expired() from exc
-            if isinstance(exc, (requests.RequestException, OSError, http.client.HTTPException)):
+            if isinstance(exc, TRANSPORT_ERRORS):
                 raise translate(transport_error(exc), self._transport.route(url)) from exc
             raise
         if dog is not None and dog.fired:  # the read ended early because of the deadline

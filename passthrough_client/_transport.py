@@ -15,7 +15,6 @@ import os
 import ssl
 import time
 from datetime import timedelta
-from http.client import HTTPException
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 from urllib.parse import urlsplit
@@ -26,7 +25,13 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import LocationValueError
 
 from ._adapter import PassthroughAdapter
-from ._body import MAX_RESPONSE_BYTES, read_body, read_error_content, transport_error
+from ._body import (
+    MAX_RESPONSE_BYTES,
+    TRANSPORT_ERRORS,
+    read_body,
+    read_error_content,
+    transport_error,
+)
 from ._errors import Route, is_stale, translate
 from ._fork import track
 from ._mask import NO_MASK, Masker, proxy_secrets
@@ -320,7 +325,7 @@ class Transport:
                     continue  # a reused connection died before answering: once more, new socket
                 if isinstance(exc, (requests.exceptions.InvalidURL, LocationValueError)):
                     raise _invalid_url(url) from exc
-                if isinstance(exc, (requests.RequestException, OSError, HTTPException)):
+                if isinstance(exc, TRANSPORT_ERRORS):
                     raise translate(transport_error(exc), self.route(url, timeout)) from exc
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
