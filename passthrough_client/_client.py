@@ -8,20 +8,20 @@ from typing import Any, Callable, Literal, Mapping, Optional, Sequence, TypeVar,
 
 import attrs
 
-from ._body import MAX_EVENT_BYTES, MAX_RESPONSE_BYTES
 from ._call_options import NO_DEFAULTS, Defaults
 from ._call_options import Call as _Call
 from ._client_extras import ClientExtras
 from ._http_info import HTTPInfo, attach, http_info
 from ._json_stream import JSONObject
 from ._loading import Source, load_config
-from ._mask import Masker
 from ._models import ModelCache
+from ._net.body import MAX_EVENT_BYTES, MAX_RESPONSE_BYTES
+from ._net.transport import Transport, environment_snapshot
 from ._request import RequestBuilder, encode_body, merge_body
 from ._responses import decode_json, snippet
+from ._rules.mask import Masker
 from ._send import Sender, TimeoutArg, check_limits
 from ._streaming import Stream
-from ._transport import Transport, environment_snapshot
 from .config import PassthroughConfig, Secret
 from .exceptions import ConfigError, InvalidResponseError, ModelNotAllowedError
 from .types import ChatCompletion, ChatCompletionChunk, Completion, EmbeddingsResponse, Model

@@ -14,19 +14,19 @@ import requests
 from ._call_options import NO_DEFAULTS, Call, Defaults, check_max_retries
 from ._http_info import APIResponse, http_info
 from ._json_stream import JSONAccumulator
-from ._mask import Masker
+from ._net.transport import Outgoing, Timeout
 from ._paths import check_path, request_url
 from ._request import _check_extra_headers, encode_body, endpoint_url
+from ._rules.mask import Masker
 from ._send import Deadline, TimeoutArg
 from ._stream_clock import StreamClock, check_stream_timeouts
 from ._streaming import Stream
-from ._transport import Outgoing, Timeout
 from .exceptions import APITimeoutError, ConfigError
 
 if TYPE_CHECKING:
+    from ._net.transport import Transport
     from ._request import RequestBuilder
     from ._send import Sender
-    from ._transport import Transport
 
 __all__ = ["ClientExtras"]
 

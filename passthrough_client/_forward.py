@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
-from ._urls import service_url_problem
+from ._rules.urls import service_url_problem
 from .exceptions import ProviderDataError
 
 __all__ = [

@@ -11,7 +11,7 @@ from typing import Any, Mapping, Optional, Union
 import attrs
 
 from ._convert import Substituted, key_path, structure_config
-from ._proxy import mask_url
+from ._rules.proxy import mask_url
 from ._secret import MASK
 from .config import PassthroughConfig, Secret
 from .exceptions import ConfigError

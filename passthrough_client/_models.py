@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Callable, Optional, Sequence
 
-from ._fork import track
+from ._net.fork import track
 from .exceptions import PassthroughError
 from .types import Model
 

@@ -20,8 +20,8 @@ import re
 from typing import Any, Mapping, Optional
 from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
+from ._net.transport import origin_of
 from ._request import api_root
-from ._transport import origin_of
 
 __all__ = ["check_path", "request_url", "server_root"]
 

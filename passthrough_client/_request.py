@@ -14,10 +14,10 @@ import logging
 from typing import Any, Callable, Mapping, Optional
 from urllib.parse import urlsplit, urlunsplit
 
-from ._decode import ACCEPT_ENCODING
 from ._forward import Forwarded, parse_provider_data, resolve_provider_data
-from ._headers import FRAMING_HEADERS, is_token, value_problem
-from ._transport import USER_AGENT
+from ._net.transport import USER_AGENT
+from ._rules.decode import ACCEPT_ENCODING
+from ._rules.headers import FRAMING_HEADERS, is_token, value_problem
 from .config import PassthroughConfig
 from .exceptions import ConfigError
 

@@ -12,9 +12,9 @@ import json
 import re
 from typing import Any, Mapping, Optional
 
-from ._body import body_reader, read_error_content
-from ._mask import NO_MASK, Masker
-from ._retry import retry_after
+from ._net.body import body_reader, read_error_content
+from ._rules.mask import NO_MASK, Masker
+from ._rules.retry import retry_after
 from .exceptions import APIStatusError, InvalidResponseError, status_error_class
 
 __all__ = [
@@ -140,7 +140,7 @@ def read_error_body(response: Any) -> bytes:
 
 
 def _first_event_data(response: Any) -> bytes:
-    from ._sse import SSEDecoder
+    from ._rules.sse import SSEDecoder
 
     decoder = SSEDecoder()
     seen = b""

@@ -15,15 +15,21 @@ from typing import Any, Callable, Optional, Union
 
 import requests
 
-from ._body import MAX_EVENT_BYTES, MAX_RESPONSE_BYTES, TRANSPORT_ERRORS, read_body, transport_error
-from ._compat import shutdown_response
-from ._errors import is_connect_failure, translate
-from ._mask import NO_MASK, Masker
-from ._proxy import mask_url
+from ._net.body import (
+    MAX_EVENT_BYTES,
+    MAX_RESPONSE_BYTES,
+    TRANSPORT_ERRORS,
+    read_body,
+    transport_error,
+)
+from ._net.compat import shutdown_response
+from ._net.errors import is_connect_failure, translate
+from ._net.transport import Outgoing, Timeout, Transport
+from ._net.watchdog import Watchdog, watching
 from ._responses import read_error_body, status_error
-from ._retry import MAX_WAIT, backoff, retry_after, should_retry_status
-from ._transport import Outgoing, Timeout, Transport
-from ._watchdog import Watchdog, watching
+from ._rules.mask import NO_MASK, Masker
+from ._rules.proxy import mask_url
+from ._rules.retry import MAX_WAIT, backoff, retry_after, should_retry_status
 from .config import TimeoutConfig
 from .exceptions import APIConnectionError, APIStatusError, APITimeoutError, ConfigError
 

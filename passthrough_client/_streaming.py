@@ -44,14 +44,14 @@ from typing import Any, Callable, Generic, Optional, TypeVar, Union
 import requests
 
 from ._assemble import ChatAccumulator, CompletionAccumulator
-from ._body import MAX_EVENT_BYTES, body_reader, transport_error
-from ._errors import Route, translate
 from ._http_info import HTTPInfo, attach
 from ._json_stream import JSONAccumulator
-from ._mask import NO_MASK, Masker
+from ._net.body import MAX_EVENT_BYTES, body_reader, transport_error
+from ._net.errors import Route, translate
 from ._responses import snippet
+from ._rules.mask import NO_MASK, Masker
+from ._rules.sse import ServerSentEvent, SSEDecoder
 from ._send import Deadline, shutdown
-from ._sse import ServerSentEvent, SSEDecoder
 from ._stream_clock import StreamClock, socket_of
 from .exceptions import APIConnectionError, InvalidResponseError, PassthroughError, StreamError
 from .types import ChatCompletion, ChatCompletionChunk, Completion

@@ -12,10 +12,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from ._headers import CORE_BLOCKED_HEADERS, FRAMING_HEADERS, is_token, value_problem
-from ._proxy import mask_url
+from ._rules.headers import CORE_BLOCKED_HEADERS, FRAMING_HEADERS, is_token, value_problem
+from ._rules.proxy import mask_url
+from ._rules.urls import service_url_problem
 from ._secret import Secret
-from ._urls import service_url_problem
 from .exceptions import ConfigError
 
 __all__ = [

@@ -17,9 +17,9 @@ from typing import Any, Literal, Mapping, Optional, Tuple, Union
 
 import attrs
 
-from ._proxy import no_proxy_entry_error, proxy_error
+from ._rules.proxy import no_proxy_entry_error, proxy_error
+from ._rules.tls import cipher_error
 from ._secret import Secret
-from ._tls import cipher_error
 from ._validate import (
     Problems,
     check_api_key,

@@ -17,8 +17,8 @@ from typing import Any, Dict, Iterator, List
 import pytest
 
 from passthrough_client import BatchSummary, PassthroughClient, run_batch
-from passthrough_client._cli_batch import Progress, default_output
-from passthrough_client.cli import main
+from passthrough_client.cli.batch import Progress, default_output
+from passthrough_client.cli.main import main
 from passthrough_client.testing import FakeUpstream, Reply
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Tests for the command line (passthrough_client.cli): commands, exit codes, masking."""
+"""Tests for the command line (passthrough_client.cli.main): commands, exit codes, masking."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional
 import pytest
 import trustme
 
-from passthrough_client.cli import main
+from passthrough_client.cli.main import main
 from passthrough_client.testing import FakeUpstream, Reply
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -345,7 +345,7 @@ def test_demo_runs_without_pyyaml() -> None:
     result = run_python(
         "import sys",
         "sys.modules['yaml'] = None  # import yaml now raises ImportError",
-        "from passthrough_client.cli import main",
+        "from passthrough_client.cli.main import main",
         "sys.exit(main(['demo']))",
     )
     assert result.returncode == 0, result.stderr
@@ -361,8 +361,8 @@ def test_importing_the_package_loads_neither_cli_nor_testing() -> None:
     """``import passthrough_client`` stays cheap: the CLI and the fake service load on demand."""
     result = run_python(
         "import sys, passthrough_client",
-        "lazy = ('cli', '_cli_demo', '_cli_doctor', 'testing')",
-        "print(sorted(m for m in sys.modules if m.split('.')[-1] in lazy))",
+        "lazy = ('passthrough_client.cli', 'passthrough_client.testing')",
+        "print(sorted(m for m in sys.modules if m.startswith(lazy)))",
     )
     assert result.stdout == "[]\n", result.stderr
 

@@ -17,7 +17,7 @@ from typing import Any, Dict, Iterator, List, Optional
 import pytest
 import trustme
 
-from passthrough_client.cli import main
+from passthrough_client.cli.main import main
 from passthrough_client.testing import FakeUpstream, Reply
 
 ROOT = Path(__file__).resolve().parents[1]

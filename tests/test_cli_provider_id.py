@@ -8,7 +8,7 @@ from typing import Any, Dict
 
 import pytest
 
-from passthrough_client.cli import main
+from passthrough_client.cli.main import main
 from passthrough_client.testing import FakeUpstream
 
 

@@ -21,8 +21,8 @@ from passthrough_client import (
     PassthroughClient,
     StreamError,
 )
-from passthrough_client._mask import MASK
 from passthrough_client._responses import html_message
+from passthrough_client._rules.mask import MASK
 from passthrough_client.testing import FakeUpstream, Reply
 
 KEY = "sk-live-0123456789abcdef"

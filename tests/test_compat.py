@@ -18,7 +18,7 @@ import urllib3
 from netutil import Pki
 from urllib3.exceptions import ProtocolError
 
-from passthrough_client._compat import read_available, read_decoded, shutdown_response
+from passthrough_client._net.compat import read_available, read_decoded, shutdown_response
 from passthrough_client.testing import FakeUpstream, Reply
 
 WAIT = 5.0  # bound on every wait in these tests

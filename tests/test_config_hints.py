@@ -11,7 +11,7 @@ from typing import Any, Dict, List
 import pytest
 
 from passthrough_client import ConfigError, load_config
-from passthrough_client.cli import main
+from passthrough_client.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD = "is Llama Stack's old syntax; use ${env.%s:=...} for a default"

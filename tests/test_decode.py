@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from passthrough_client import InvalidResponseError
-from passthrough_client._decode import PIECE, decoding_reader, read_limited
+from passthrough_client._rules.decode import PIECE, decoding_reader, read_limited
 
 
 def source(data: bytes, size: int) -> Callable[[], bytes]:

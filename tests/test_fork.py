@@ -174,7 +174,7 @@ def test_model_cache_lock_held_at_fork_is_not_inherited(upstream: FakeUpstream) 
 def test_the_fork_hook_is_registered_at_the_first_client_not_at_import() -> None:
     """Importing the package registers nothing; the first client registers the hook."""
     code = (
-        "import passthrough_client, passthrough_client._fork as fork\n"
+        "import passthrough_client, passthrough_client._net.fork as fork\n"
         "before = fork._registered\n"
         "passthrough_client.PassthroughClient(base_url='http://127.0.0.1:9', environ={})\n"
         "print(before, fork._registered)\n"

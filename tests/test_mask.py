@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from passthrough_client import APIStatusError, InvalidResponseError, StreamError
-from passthrough_client._mask import MASK, NO_MASK, Masker, proxy_secrets
+from passthrough_client._rules.mask import MASK, NO_MASK, Masker, proxy_secrets
 
 
 def test_a_secret_is_masked_wherever_it_appears() -> None:

@@ -8,7 +8,7 @@ from typing import Any, Iterator, List
 import pytest
 
 from passthrough_client import APIStatusError, PassthroughClient
-from passthrough_client._transport import origin_of
+from passthrough_client._net.transport import origin_of
 from passthrough_client.testing import FakeUpstream, Reply
 
 CHAT = "/v1/chat/completions"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from passthrough_client._proxy import NoProxy, no_proxy_entry_error
+from passthrough_client._rules.proxy import NoProxy, no_proxy_entry_error
 
 # --- NoProxy ------------------------------------------------------------------------
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from passthrough_client._net.transport import origin_of
 from passthrough_client._paths import check_path, request_url, server_root
-from passthrough_client._transport import origin_of
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Tests of passthrough_client._proxy: routes and plans, configuration versus environment."""
+"""Tests of passthrough_client._rules.proxy: routes and plans, configuration versus environment."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Dict, Mapping, Optional, Tuple
 import attrs
 import pytest
 
-from passthrough_client._proxy import ProxyPlan, ProxyRoute
+from passthrough_client._rules.proxy import ProxyPlan, ProxyRoute
 from passthrough_client.exceptions import ConfigError
 
 P = "http://proxy.corp:3128"

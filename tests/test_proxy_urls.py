@@ -1,10 +1,10 @@
-"""Tests of passthrough_client._proxy: masking and checking proxy URLs (no sockets)."""
+"""Tests of passthrough_client._rules.proxy: masking and checking proxy URLs (no sockets)."""
 
 from __future__ import annotations
 
 import pytest
 
-from passthrough_client._proxy import mask_url, proxy_error
+from passthrough_client._rules.proxy import mask_url, proxy_error
 
 # --- mask_url and proxy_error --------------------------------------------------------
 

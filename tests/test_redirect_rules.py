@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from urllib3.util import parse_url
 
-from passthrough_client._redirect import (
+from passthrough_client._rules.redirect import (
     location_problem,
     origin_of,
     prepared_url,

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from requests.structures import CaseInsensitiveDict
 
-from passthrough_client._retry import (
+from passthrough_client._rules.retry import (
     MAX_WAIT,
     backoff,
     retry_after,

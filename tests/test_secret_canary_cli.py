@@ -19,11 +19,6 @@ import pytest
 
 from passthrough_client.testing import FakeUpstream, Reply
 
-pytestmark = pytest.mark.skipif(
-    not (pathlib.Path(__file__).parents[1] / "passthrough_client" / "cli.py").exists(),
-    reason="the command line (passthrough_client/cli.py) does not exist yet",
-)
-
 ROOT = pathlib.Path(__file__).parents[1]
 KEY = "sk-canary-api-key-7f3a91"
 PASSWORD = "pw-canary-proxy-51c0de"

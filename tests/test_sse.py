@@ -1,4 +1,4 @@
-"""Tests for passthrough_client._sse: the incremental server-sent-events parser."""
+"""Tests for passthrough_client._rules.sse: the incremental server-sent-events parser."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from passthrough_client._sse import ServerSentEvent, SSEDecoder
+from passthrough_client._rules.sse import ServerSentEvent, SSEDecoder
 
 Expected = Tuple[str, str, Optional[str], Optional[int]]
 

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from passthrough_client import PassthroughClient
-from passthrough_client._sse import SSEDecoder
+from passthrough_client._rules.sse import SSEDecoder
 from passthrough_client.exceptions import (
     APIConnectionError,
     APIStatusError,

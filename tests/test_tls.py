@@ -1,4 +1,4 @@
-"""Tests for passthrough_client._tls: contexts checked with real TLS handshakes on 127.0.0.1."""
+"""Tests for passthrough_client._rules.tls: contexts checked by TLS handshakes on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -20,7 +20,11 @@ from tlsutil import (
     tls_connect,
 )
 
-from passthrough_client._tls import build_proxy_ssl_context, build_ssl_context, default_ca_bundle
+from passthrough_client._rules.tls import (
+    build_proxy_ssl_context,
+    build_ssl_context,
+    default_ca_bundle,
+)
 
 Make = Callable[[Pki], ssl.SSLContext]
 

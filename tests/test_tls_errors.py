@@ -1,4 +1,4 @@
-"""Tests for passthrough_client._tls: ConfigError reports, cipher_error and describe_trust."""
+"""Tests for passthrough_client._rules.tls: ConfigError reports, cipher_error and describe_trust."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tlsutil import Pki, write_pem
 
-from passthrough_client._tls import (
+from passthrough_client._rules.tls import (
     build_proxy_ssl_context,
     build_ssl_context,
     cipher_error,

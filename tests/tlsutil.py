@@ -1,4 +1,4 @@
-"""A one-shot TLS server and trustme certificates for the tests of ``passthrough_client._tls``.
+"""A one-shot TLS server and trustme certificates for the tests of ``_rules.tls``.
 
 The ``pki`` fixture (``conftest.py``) builds one :class:`Pki` per test module.
 """

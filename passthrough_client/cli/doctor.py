@@ -27,13 +27,14 @@ import time
 from typing import Any, Callable, List, Mapping, Optional, TextIO, Tuple, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from ._client import PassthroughClient
-from ._errors import translate
-from ._proxy import mask_url
-from ._responses import decode_json, snippet, status_error
-from ._transport import Outgoing, Timeout, Transport
-from ._version import __version__
-from .cli import (
+from .._client import PassthroughClient
+from .._net.errors import translate
+from .._net.transport import Outgoing, Timeout, Transport
+from .._responses import decode_json, snippet, status_error
+from .._rules.proxy import mask_url
+from .._version import __version__
+from ..exceptions import APIConnectionError, InvalidResponseError, PassthroughError
+from .common import (
     EXIT_FAILURE,
     EXIT_OK,
     EXIT_USAGE,
@@ -42,7 +43,6 @@ from .cli import (
     open_client,
     source_of,
 )
-from .exceptions import APIConnectionError, InvalidResponseError, PassthroughError
 
 __all__ = ["run_doctor"]
 

@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import Optional, Sequence, TextIO
 
-from .testing import FakeUpstream
+from . import FakeUpstream
 
 __all__ = ["main"]
 

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 
-from ._fake_replies import ClientGone, Outcome, Reply, ServerStopping, Wire, send_reply
+from .replies import ClientGone, Outcome, Reply, ServerStopping, Wire, send_reply
 
 __all__ = ["Hooks", "Incoming", "Server", "TLSInfo"]
 

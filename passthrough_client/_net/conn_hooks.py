@@ -15,7 +15,7 @@ import http.client
 import socket
 from typing import Any
 
-from . import _watchdog
+from . import watchdog as _watchdog
 
 __all__ = ["CallHooks", "FinalResponse"]
 

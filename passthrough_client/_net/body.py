@@ -19,9 +19,9 @@ from typing import Any
 from requests import RequestException
 from urllib3.exceptions import HTTPError, ProtocolError, ReadTimeoutError
 
-from ._compat import read_available
-from ._decode import Source, decoding_reader, read_limited, too_large
-from .exceptions import InvalidResponseError
+from .._rules.decode import Source, decoding_reader, read_limited, too_large
+from ..exceptions import InvalidResponseError
+from .compat import read_available
 
 __all__ = [
     "ERROR_BODY_LIMIT",

@@ -42,6 +42,10 @@ With ``ssl_context`` (a server-side context, e.g. ``trustme``'s
 ``ca.issue_cert("127.0.0.1").configure_cert(ctx)``) the server speaks TLS; each request
 records the negotiated version and cipher and the client certificate's subject, and
 failed handshakes are listed in :attr:`FakeUpstream.tls_failures`.
+
+The package: ``server`` (sockets, HTTP/1.1 framing, TLS), ``routes`` (the OpenAI-like
+endpoints), ``replies`` (scripted replies and faults), ``serve`` and ``__main__``
+(``python -m passthrough_client.testing``). Standard library only.
 """
 
 from __future__ import annotations
@@ -52,9 +56,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from ._fake_replies import Reply
-from ._fake_routes import default_reply
-from ._fake_server import Hooks, Incoming, Server
+from .replies import Reply
+from .routes import default_reply
+from .server import Hooks, Incoming, Server
 
 __all__ = ["FakeUpstream", "RecordedHeaders", "RecordedRequest", "Reply"]
 
@@ -343,9 +347,3 @@ class FakeUpstream:
         with self._cond:
             self.disconnects_mid_response += 1
             self._cond.notify_all()
-
-
-if __name__ == "__main__":  # python -m passthrough_client.testing [--port N]
-    from ._fake_serve import main
-
-    raise SystemExit(main())

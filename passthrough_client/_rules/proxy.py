@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from ._no_proxy import NoProxy, no_proxy_entry_error
-from .exceptions import ConfigError
+from ..exceptions import ConfigError
+from .no_proxy import NoProxy, no_proxy_entry_error
 
 __all__ = [
     "NoProxy",

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any, List, TextIO
 
-from ._client import PassthroughClient
-from .cli import EXIT_OK, mask_header
-from .exceptions import APIStatusError
+from .._client import PassthroughClient
+from ..exceptions import APIStatusError
+from .common import EXIT_OK, mask_header
 
 __all__ = ["run_demo"]
 
@@ -128,7 +128,7 @@ def _provider_data(client: PassthroughClient, show: _Show) -> None:
 
 
 def _error(client: PassthroughClient, show: _Show) -> None:
-    from .testing import Reply
+    from ..testing import Reply
 
     show.title("an error from the service")
     body = {"error": {"message": "invalid API key", "type": "authentication_error"}}
@@ -143,7 +143,7 @@ def _error(client: PassthroughClient, show: _Show) -> None:
 
 def run_demo(out: TextIO) -> int:
     """Run the demo, printing to ``out``; returns 0 (errors propagate)."""
-    from .testing import FakeUpstream
+    from ..testing import FakeUpstream
 
     config = {
         "base_url": "",  # replaced below, once the port is known

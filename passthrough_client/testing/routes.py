@@ -18,7 +18,7 @@ import re
 import struct
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
-from ._fake_replies import Reply
+from .replies import Reply
 
 __all__ = ["default_reply"]
 

@@ -23,112 +23,26 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
-import re
 import sys
 import traceback
-from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, TextIO
+from typing import Any, Callable, Iterator, Optional, Sequence, TextIO
 
-from ._client import PassthroughClient
-from ._loading import load_config
-from ._version import __version__
-from .exceptions import (
-    APIConnectionError,
-    APIStatusError,
-    ConfigError,
-    InvalidResponseError,
-    ModelNotAllowedError,
-    PassthroughError,
-    ProviderDataError,
-    StreamError,
+from .._client import PassthroughClient
+from .._version import __version__
+from .common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    PACKAGE,
+    describe_error,
+    open_client,
+    print_json,
+    source_of,
 )
 
-__all__ = ["build_parser", "main"]  # the helpers below are shared with doctor and demo
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-MASK = "**********"
-SAMPLE_SOURCE = "the sample configuration (PASSTHROUGH_URL, PASSTHROUGH_API_KEY)"
-_PACKAGE = __name__.rpartition(".")[0]
-_SECRET_NAME = re.compile(r"auth|cookie|key|token|secret|passw|credential|session", re.I)
-
-
-# ------------------------------------------------------------------ shared helpers
-
-
-def mask_header(name: str, value: str) -> str:
-    """``value`` as it may be shown: credentials masked, the auth scheme kept.
-
-    ``Authorization: Bearer sk-...`` shows as ``Bearer **********``; any header whose
-    name suggests a credential (key, token, secret, cookie, ...) is masked whole.
-    """
-    if name.lower() in ("authorization", "proxy-authorization"):
-        scheme, _, rest = value.partition(" ")
-        return f"{scheme} {MASK}" if rest else MASK
-    return MASK if _SECRET_NAME.search(name) else value
-
-
-def source_of(config_path: Optional[str], provider_id: Optional[str] = None) -> str:
-    """Say where the configuration comes from, for messages."""
-    if config_path is None:
-        return SAMPLE_SOURCE
-    return config_path if provider_id is None else f"{config_path}, provider_id {provider_id!r}"
-
-
-def open_client(
-    config_path: Optional[str],
-    *,
-    max_retries: int = 2,
-    environ: Optional[Mapping[str, str]] = None,
-    provider_id: Optional[str] = None,
-) -> PassthroughClient:
-    """A client for ``config_path``, or for the sample configuration when it is ``None``.
-
-    ``provider_id`` picks one provider of a run configuration (as ``load_config``'s).
-    Raises :class:`ConfigError`; without a file, the message says how to set the URL.
-    """
-    try:
-        if config_path is None:
-            return PassthroughClient(max_retries=max_retries, environ=environ)
-        config = load_config(config_path, environ=environ, provider_id=provider_id)
-        return PassthroughClient(config, max_retries=max_retries, environ=environ)
-    except ConfigError as exc:
-        if config_path is None and any("PASSTHROUGH_URL" in e for e in exc.errors):
-            raise ConfigError(
-                [*exc.errors, "hint: set PASSTHROUGH_URL or pass --config FILE"]
-            ) from None
-        raise
-
-
-def describe_error(exc: BaseException) -> tuple[int, str]:
-    """The exit code and the one-line message for an error."""
-    code, text = EXIT_FAILURE, str(exc)
-    if isinstance(exc, ConfigError):
-        code, text = EXIT_USAGE, "invalid configuration: " + "; ".join(exc.errors)
-    elif isinstance(exc, ProviderDataError):
-        code, text = EXIT_USAGE, f"invalid --provider-data: {exc}"
-    elif isinstance(exc, ModelNotAllowedError):
-        code = EXIT_USAGE
-    elif isinstance(exc, APIStatusError):
-        text = f"the service answered HTTP {exc.status_code}: {exc.message}"
-        text += f" (request id {exc.request_id})" if exc.request_id else ""
-    elif isinstance(exc, StreamError):
-        text = f"the stream failed: {exc}"
-    elif isinstance(exc, InvalidResponseError):
-        text = f"invalid response from the service: {exc}"
-    elif not isinstance(exc, (APIConnectionError, PassthroughError)):
-        text = f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)"
-    return code, " ".join(text.split())
-
-
-def print_json(value: Any, out: TextIO, *, indent: Optional[int] = 2) -> None:
-    """Write ``value`` as JSON (non-ASCII kept) and flush."""
-    out.write(json.dumps(value, indent=indent, ensure_ascii=False) + "\n")
-    out.flush()
-
+__all__ = ["build_parser", "main"]
 
 # ------------------------------------------------------------------ commands
 
@@ -223,7 +137,7 @@ def _cmd_embed(client: PassthroughClient, args: argparse.Namespace, out: TextIO)
 
 
 def _cmd_config(client: PassthroughClient, args: argparse.Namespace, out: TextIO) -> int:
-    from ._cli_config import print_config
+    from .config import print_config
 
     return print_config(client, source_of(args.config, args.provider_id), out)
 
@@ -303,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "demo", parents=[common], help="run every call against its own local fake service"
     )
-    from ._cli_batch import add_batch_parser
+    from .batch import add_batch_parser
 
     add_batch_parser(sub, common)
     return parser
@@ -334,15 +248,15 @@ def _parse(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 
 def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
     if args.command == "demo":
-        from ._cli_demo import run_demo
+        from .demo import run_demo
 
         return run_demo(out)
     if args.command == "doctor":
-        from ._cli_doctor import run_doctor
+        from .doctor import run_doctor
 
         return run_doctor(args.config, args.provider_data, out, provider_id=args.provider_id)
     if args.command == "batch":
-        from ._cli_batch import run_batch_command
+        from .batch import run_batch_command
 
         return run_batch_command(args)
     retries = getattr(args, "max_retries", 2)
@@ -352,7 +266,7 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
 
 def _logging(debug: bool) -> Callable[[], None]:
     """Send the package's records to stderr; returns the undo."""
-    logger = logging.getLogger(_PACKAGE)
+    logger = logging.getLogger(PACKAGE)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     old_level = logger.level

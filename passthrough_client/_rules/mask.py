@@ -21,7 +21,7 @@ import json
 from typing import Any, Iterable, Iterator, Optional
 from urllib.parse import quote, unquote, urlsplit
 
-from .exceptions import PassthroughError
+from ..exceptions import PassthroughError
 
 __all__ = ["MASK", "MIN_FORWARDED", "NO_MASK", "Masker", "proxy_secrets"]
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import NamedTuple, Optional
 
-from .exceptions import InvalidResponseError
+from ..exceptions import InvalidResponseError
 
 __all__ = ["SSEDecoder", "ServerSentEvent"]
 

@@ -40,14 +40,14 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError
 
-from ._compat import (
+from .compat import (
     RESPONSE_OPTIONS,
     SEND_ERRORS_LEFT_TO_READ,
     connection_closed,
     pin_hostname,
     proxy_hop_error,
 )
-from ._conn_hooks import CallHooks
+from .conn_hooks import CallHooks
 
 __all__ = ["ConnectStepTimeout", "PassthroughAdapter", "StaleConnectionError"]
 

@@ -19,10 +19,10 @@ import attrs
 import requests
 from urllib3 import exceptions as u3
 
-from ._adapter import ConnectStepTimeout, StaleConnectionError
-from ._compat import NAME_RESOLUTION_ERRORS
-from ._retry import should_retry_connect_status
-from .exceptions import APIConnectionError, APITimeoutError
+from .._rules.retry import should_retry_connect_status
+from ..exceptions import APIConnectionError, APITimeoutError
+from .adapter import ConnectStepTimeout, StaleConnectionError
+from .compat import NAME_RESOLUTION_ERRORS
 
 __all__ = ["Route", "is_connect_failure", "is_stale", "is_tls_failure", "translate"]
 

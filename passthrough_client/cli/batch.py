@@ -7,8 +7,8 @@ import sys
 import time
 from typing import Any, Optional, TextIO
 
-from ._batch import BatchSummary, run_batch
-from .cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, open_client
+from .._batch import BatchSummary, run_batch
+from .common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, open_client
 
 __all__ = ["add_batch_parser", "run_batch_command"]
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import zlib
 from typing import Any, Callable, List, Optional
 
-from .exceptions import InvalidResponseError
+from ..exceptions import InvalidResponseError
 
 __all__ = ["ACCEPT_ENCODING", "PIECE", "Source", "decoding_reader", "read_limited"]
 

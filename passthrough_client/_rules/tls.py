@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn, Optional, Sequence, Union
 
-from .exceptions import ConfigError
+from ..exceptions import ConfigError
 
 __all__ = [
     "build_proxy_ssl_context",

@@ -24,23 +24,23 @@ import requests
 from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import LocationValueError
 
-from ._adapter import PassthroughAdapter
-from ._body import (
+from .._rules.mask import NO_MASK, Masker, proxy_secrets
+from .._rules.proxy import ProxyPlan, mask_url
+from .._rules.redirect import origin_of, redirect_target
+from .._rules.tls import build_proxy_ssl_context, build_ssl_context, describe_trust
+from .._version import __version__
+from ..config import NetworkConfig, PassthroughConfig, TimeoutConfig, TLSConfig
+from ..exceptions import APIConnectionError, APIStatusError, ConfigError
+from .adapter import PassthroughAdapter
+from .body import (
     MAX_RESPONSE_BYTES,
     TRANSPORT_ERRORS,
     read_body,
     read_error_content,
     transport_error,
 )
-from ._errors import Route, is_stale, translate
-from ._fork import track
-from ._mask import NO_MASK, Masker, proxy_secrets
-from ._proxy import ProxyPlan, mask_url
-from ._redirect import origin_of, redirect_target
-from ._tls import build_proxy_ssl_context, build_ssl_context, describe_trust
-from ._version import __version__
-from .config import NetworkConfig, PassthroughConfig, TimeoutConfig, TLSConfig
-from .exceptions import APIConnectionError, APIStatusError, ConfigError
+from .errors import Route, is_stale, translate
+from .fork import track
 
 __all__ = [
     "DEFAULT_TIMEOUT",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional, TextIO
 
-from ._client import PassthroughClient
-from ._loading import dump_config
-from ._proxy import mask_url
-from .cli import EXIT_OK, mask_header, print_json
+from .._client import PassthroughClient
+from .._loading import dump_config
+from .._rules.proxy import mask_url
+from .common import EXIT_OK, mask_header, print_json
 
 __all__ = ["print_config"]
 
