@@ -218,12 +218,12 @@ class Sender:
         )
         if response.status_code < 300:
             if not stream:
-                self._read_within(response, url, deadline, dog, self._read_ok)
+                self._read_within(response, url, capped, deadline, dog, self._read_ok)
             elif dog is not None and dog.fired:  # a head cut short by the deadline
                 response.close()
                 raise deadline.expired()
             return response, None
-        return self._status_failure(response, url, deadline, attempt, dog, outgoing.masker)
+        return self._status_failure(response, url, capped, deadline, attempt, dog, outgoing.masker)
 
     def _read_ok(self, response: requests.Response) -> bytes:
         return read_body(response, self.max_response_bytes, "max_response_bytes")
@@ -232,12 +232,13 @@ class Sender:
         self,
         response: requests.Response,
         url: str,
+        timeout: Timeout,
         deadline: Deadline,
         attempt: int,
         dog: Optional[Watchdog],
         masker: Masker = NO_MASK,
     ) -> tuple[APIStatusError, Optional[float]]:
-        content = self._read_within(response, url, deadline, dog, read_error_body)
+        content = self._read_within(response, url, timeout, deadline, dog, read_error_body)
         error = status_error(response.status_code, response.headers, content, response, masker)
         response.close()
         if not should_retry_status(response.status_code, response.headers):
@@ -251,6 +252,7 @@ class Sender:
         self,
         response: requests.Response,
         url: str,
+        timeout: Timeout,
         deadline: Deadline,
         dog: Optional[Watchdog],
         read: Callable[[requests.Response], bytes],
@@ -263,7 +265,7 @@ class Sender:
             if _passed(deadline, dog):
                 raise deadline.expired() from exc
             if isinstance(exc, TRANSPORT_ERRORS):
-                raise translate(transport_error(exc), self._transport.route(url)) from exc
+                raise translate(transport_error(exc), self._transport.route(url, timeout)) from exc
             raise
         if dog is not None and dog.fired:  # the read ended early because of the deadline
             raise deadline.expired()

@@ -106,8 +106,9 @@ class StreamClock:
             sock.settimeout(None if timeout == math.inf else min(timeout, self._read_timeout))
 
     def after_read(self, events: Sequence[Any]) -> bool:
-        """After a read that decoded ``events``: restart on an event; whether a limit passed."""
-        if events:
+        """After a read that decoded ``events``: restart on an event with data (empty
+        ``data:`` is no more an event than a keep-alive comment); whether a limit passed."""
+        if any(e.data and not e.data.isspace() for e in events):
             self._arm(self._idle, time.monotonic(), first=False)
             return False
         return self.expired()

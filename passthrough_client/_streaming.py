@@ -282,6 +282,8 @@ class Stream(Generic[T]):
         if data == "[DONE]":
             self._finish(drain=True)
             return None
+        if not data or data.isspace():  # ``data:`` with nothing: an event without data
+            return None
         try:
             payload = json.loads(data)
         except (ValueError, RecursionError):

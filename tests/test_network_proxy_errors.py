@@ -4,10 +4,13 @@ proxy, not the service; an interception proxy gets a hint; timeouts say their va
 
 from __future__ import annotations
 
+import socket
 import ssl
+import time
 
 import pytest
 from netutil import Intercept, Pki, RecordingProxy, client_for
+from scriptutil import ScriptServer, read_request
 
 from passthrough_client import APIConnectionError, APIStatusError, APITimeoutError
 from passthrough_client.testing import FakeUpstream, Reply
@@ -149,6 +152,21 @@ def test_read_timeout_message_says_its_value(upstream: FakeUpstream) -> None:
     with pytest.raises(APITimeoutError) as caught:
         client_for(upstream.url, read=FAST).models()
     expected = f"127.0.0.1:{upstream.port} sent no data within the read timeout (0.3 s)"
+    assert str(caught.value) == expected
+
+
+def test_body_stall_message_says_the_read_timeout_value() -> None:
+    """Head at once, then half the body and silence: the read timeout and its value."""
+
+    def script(conn: socket.socket) -> None:
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+        conn.sendall(b'Content-Length: 40\r\n\r\n{"data": [')
+        time.sleep(2.0)
+
+    with ScriptServer(script) as server, pytest.raises(APITimeoutError) as caught:
+        client_for(server.url, read=FAST).models()
+    expected = f"127.0.0.1:{server.port} sent no data within the read timeout (0.3 s)"
     assert str(caught.value) == expected
 
 

@@ -64,6 +64,15 @@ def test_an_unfinished_last_event_with_empty_data_ends_the_stream(
     assert contents(client) == ["a"]
 
 
+@pytest.mark.parametrize("empty", ["data:\n\n", "data: \n\n", "data\ndata:\n\n"])
+def test_a_complete_event_with_empty_data_is_skipped(
+    client: PassthroughClient, upstream: FakeUpstream, empty: str
+) -> None:
+    """``data:`` with nothing (dispatched by WHATWG rules) is an event without data: skipped."""
+    upstream.enqueue(framed([delta("a") + "\n\n", empty, delta("b") + "\n\n"], True))
+    assert contents(client) == ["a", "b"]
+
+
 @pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "content-length"])
 def test_an_unfinished_last_event_with_data_is_dispatched(
     client: PassthroughClient, upstream: FakeUpstream, chunked: bool

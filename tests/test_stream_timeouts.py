@@ -11,11 +11,13 @@ import pytest
 from faultutil import bounded
 
 from passthrough_client import APITimeoutError, ConfigError, PassthroughClient
+from passthrough_client._rules.sse import ServerSentEvent
 from passthrough_client._stream_clock import StreamClock, check_stream_timeouts
 from passthrough_client.testing import FakeUpstream, Reply
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 CHUNK = 'data: {"choices": [{"index": 0, "delta": {"content": "x"}}]}\n\n'
+EVENT = ServerSentEvent("message", "{}", None, None)
 PINGS = [": ping\n\n"] * 60  # one every 50 ms: three seconds of keep-alives, no event
 
 
@@ -42,6 +44,18 @@ def test_idle_timeout_fires_on_a_server_that_only_pings(
     took = time.monotonic() - started
     assert 0.25 <= took < 1.5
     assert len(upstream.requests) == 1  # not retried
+
+
+def test_events_with_empty_data_do_not_reset_the_idle_timeout(
+    client: PassthroughClient, upstream: FakeUpstream
+) -> None:
+    """Empty ``data:`` events every 50 ms are no events: ``idle_timeout=0.3`` still fires."""
+    upstream.enqueue(Reply.sse(["data:\n\n"] * 60, delay=0.05))
+    stream = client.chat(model="m", messages=MESSAGES, stream=True, idle_timeout=0.3)
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError, match="idle_timeout"):
+        bounded(lambda: _drain(stream), 5.0)
+    assert time.monotonic() - started < 1.5
 
 
 def test_idle_timeout_fires_on_a_silent_server(
@@ -154,7 +168,7 @@ def test_clock_limits_and_names() -> None:
     clock = StreamClock(0.5, 10.0, started=now - 1.0)
     assert clock.expired()
     assert "first_event_timeout (0.5 s)" in str(clock.error())
-    assert not clock.after_read([object()])
+    assert not clock.after_read([EVENT])
     assert not clock.expired()
     assert "idle_timeout (10 s)" in str(clock.error())
 
@@ -162,7 +176,7 @@ def test_clock_limits_and_names() -> None:
 def test_clock_without_idle_has_no_limit_after_the_first_event() -> None:
     """``first_event_timeout`` alone stops counting once an event arrived."""
     clock = StreamClock(0.01, None, started=time.monotonic() - 1.0)
-    assert clock.after_read([object()]) is False
+    assert clock.after_read([EVENT]) is False
     assert not clock.expired()
 
 
@@ -177,7 +191,7 @@ def test_clock_sets_the_socket_timeout_and_restores_it() -> None:
         a.settimeout(30.0)
         clock = StreamClock(0.5, None, started=time.monotonic())
         clock.wait(a)
-        clock.after_read([object()])
+        clock.after_read([EVENT])
         clock.wait(a)
         assert a.gettimeout() == 30.0
     finally:
