@@ -120,6 +120,21 @@ def test_client_copy_keeps_max_retries(config: Dict[str, Any], upstream: FakeUps
     assert len(upstream.requests) == 1
 
 
+def test_with_options_copy_keeps_its_per_call_defaults(
+    config: Dict[str, Any], upstream: FakeUpstream
+) -> None:
+    """A ``with_options`` copy pickles with its defaults: extra headers and max_retries=0."""
+    client = PassthroughClient(config, environ={})
+    copy = round_trip(client.with_options(max_retries=0, extra_headers={"X-Job": "nightly"}))
+    upstream.enqueue(Reply.json(503, {"error": {"message": "busy"}}))
+    with pytest.raises(InternalServerError):
+        copy.chat(model="fake-model", messages=MESSAGES)
+    assert len(upstream.requests) == 1  # not retried: the copy's max_retries=0 travelled
+    assert upstream.requests[-1].headers["X-Job"] == "nightly"
+    client.close()
+    copy.close()
+
+
 def test_client_copy_keeps_refresh_interval(upstream: FakeUpstream) -> None:
     """refresh_interval travels: the copy's cached model list expires after it."""
     config = {"base_url": upstream.url, "refresh_models": True}
