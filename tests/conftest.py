@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator, List
 
 import pytest
 from netutil import Pki as NetPki
 from netutil import RecordingProxy
+from scriptutil import ScriptServer
 from tlsutil import Pki
 
+from passthrough_client import PassthroughClient
 from passthrough_client.testing import FakeUpstream
 
 _VARIABLES = (
@@ -90,3 +93,21 @@ def fixture_secure(origin: NetPki) -> Iterator[FakeUpstream]:
     """A FakeUpstream serving TLS with a certificate from ``origin``."""
     with FakeUpstream(ssl_context=origin.server_context()) as upstream:
         yield upstream
+
+
+@pytest.fixture(name="serve")
+def fixture_serve() -> Iterator[Callable[..., PassthroughClient]]:
+    """``serve(script, **client_options)``: a scripted raw-socket server and a client of
+    it (no retries, empty environment); both stopped after the test."""
+    opened: List[Any] = []
+
+    def make(script: Callable[[socket.socket], None], **options: Any) -> PassthroughClient:
+        server = ScriptServer(script).__enter__()
+        client = PassthroughClient(base_url=server.url, max_retries=0, environ={}, **options)
+        opened.append((server, client))
+        return client
+
+    yield make
+    for server, client in opened:
+        client.close()
+        server.close()

@@ -12,7 +12,7 @@ import contextlib
 import socket
 import threading
 import time
-from typing import Callable, List, Optional
+from typing import Any, Callable, List, Optional
 
 __all__ = ["ScriptServer", "read_request", "send_until_closed"]
 
@@ -114,3 +114,8 @@ class ScriptServer:
         deadline = time.monotonic() + 5
         for thread in [*self._threads, *([self._acceptor] if self._acceptor else [])]:
             thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def chat(client: Any, **kwargs: Any) -> Any:
+    """``client.chat`` with a fixed model and one user message."""
+    return client.chat(model="m", messages=[{"role": "user", "content": "hi"}], **kwargs)

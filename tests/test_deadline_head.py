@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import socket
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 from faultutil import bounded
-from scriptutil import ScriptServer, read_request
+from scriptutil import chat, read_request
 
-from passthrough_client import APITimeoutError, PassthroughClient
+from passthrough_client import APITimeoutError
 
 DEADLINE = 1.0
 MARGIN = 2.0  # generous: the machine is shared
@@ -58,23 +58,6 @@ def never_reads(conn: socket.socket) -> None:
     time.sleep(DEADLINE + MARGIN + 2)
 
 
-@pytest.fixture(name="client_for")
-def fixture_client_for() -> Iterator[Callable[[Callable[[socket.socket], None]], Any]]:
-    """Start a scripted server and a client for it; both stopped after the test."""
-    opened: list[Any] = []
-
-    def make(script: Callable[[socket.socket], None]) -> PassthroughClient:
-        server = ScriptServer(script).__enter__()
-        client = PassthroughClient(base_url=server.url, max_retries=0, environ={})
-        opened.append((server, client))
-        return client
-
-    yield make
-    for server, client in opened:
-        client.close()
-        server.close()
-
-
 def timed(fn: Callable[[], Any]) -> float:
     """Seconds until ``fn`` raises ``APITimeoutError`` (fails the test otherwise)."""
     started = time.monotonic()
@@ -83,38 +66,34 @@ def timed(fn: Callable[[], Any]) -> float:
     return time.monotonic() - started
 
 
-def chat(client: PassthroughClient, **kwargs: Any) -> Any:
-    return client.chat(model="m", messages=[{"role": "user", "content": "hi"}], **kwargs)
-
-
-def test_a_trickled_response_head_ends_at_the_deadline(client_for: Any) -> None:
+def test_a_trickled_response_head_ends_at_the_deadline(serve: Any) -> None:
     """A status line and headers trickled a byte every 20 ms cannot hold the call."""
-    client = client_for(trickled_head)
+    client = serve(trickled_head)
     assert timed(lambda: chat(client, deadline=DEADLINE)) < DEADLINE + MARGIN
 
 
-def test_an_upload_the_server_never_reads_ends_as_a_timeout(client_for: Any) -> None:
+def test_an_upload_the_server_never_reads_ends_as_a_timeout(serve: Any) -> None:
     """A large body nobody reads ends as APITimeoutError at the deadline."""
-    client = client_for(never_reads)
+    client = serve(never_reads)
     big = "x" * (16 * 2**20)  # far more than the socket buffers hold
     assert timed(lambda: chat(client, deadline=DEADLINE, extra_body={"pad": big})) < (
         DEADLINE + MARGIN
     )
 
 
-def test_a_trickled_body_ends_at_the_deadline(client_for: Any) -> None:
+def test_a_trickled_body_ends_at_the_deadline(serve: Any) -> None:
     """A body trickled slower than the deadline is cut off."""
-    client = client_for(trickled_body)
+    client = serve(trickled_body)
     assert timed(lambda: chat(client, deadline=DEADLINE)) < DEADLINE + MARGIN
 
 
-def test_a_trickled_stream_ends_at_the_deadline(client_for: Any) -> None:
+def test_a_trickled_stream_ends_at_the_deadline(serve: Any) -> None:
     """Keep-alive comments trickled for ever do not outlast the deadline."""
-    client = client_for(trickled_stream)
+    client = serve(trickled_stream)
     assert timed(lambda: list(chat(client, deadline=DEADLINE, stream=True))) < DEADLINE + MARGIN
 
 
-def test_a_trickled_head_without_deadline_is_read_whole(client_for: Any) -> None:
+def test_a_trickled_head_without_deadline_is_read_whole(serve: Any) -> None:
     """Without a deadline the same slow head is simply waited for (the fix is the deadline)."""
 
     def quick(conn: socket.socket) -> None:
@@ -123,5 +102,5 @@ def test_a_trickled_head_without_deadline_is_read_whole(client_for: Any) -> None
         trickle(conn, head + f"Content-Length: {len(BODY)}\r\n\r\n".encode(), 0.001)
         conn.sendall(BODY)
 
-    client = client_for(quick)
+    client = serve(quick)
     assert bounded(lambda: chat(client)).choices == ()

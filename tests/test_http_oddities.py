@@ -11,13 +11,13 @@ import json
 import socket
 import threading
 import time
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 from faultutil import bounded
-from scriptutil import ScriptServer, read_request
+from scriptutil import chat, read_request
 
-from passthrough_client import APIConnectionError, InvalidResponseError, PassthroughClient
+from passthrough_client import APIConnectionError, InvalidResponseError
 
 BODY = json.dumps(
     {"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": []}
@@ -34,27 +34,6 @@ CHUNK = json.dumps(
 ).encode()
 
 
-@pytest.fixture(name="client_for")
-def fixture_client_for() -> Iterator[Callable[[Callable[[socket.socket], None]], Any]]:
-    """Start a scripted server and a client for it; both stopped after the test."""
-    opened: list[Any] = []
-
-    def make(script: Callable[[socket.socket], None]) -> PassthroughClient:
-        server = ScriptServer(script).__enter__()
-        client = PassthroughClient(base_url=server.url, max_retries=0, environ={})
-        opened.append((server, client))
-        return client
-
-    yield make
-    for server, client in opened:
-        client.close()
-        server.close()
-
-
-def chat(client: PassthroughClient, **kwargs: Any) -> Any:
-    return client.chat(model="m", messages=[{"role": "user", "content": "hi"}], **kwargs)
-
-
 @pytest.mark.parametrize(
     "interim",
     [
@@ -65,7 +44,7 @@ def chat(client: PassthroughClient, **kwargs: Any) -> Any:
     ],
     ids=["100", "102", "103", "103+102"],
 )
-def test_interim_responses_are_skipped(client_for: Any, interim: bytes) -> None:
+def test_interim_responses_are_skipped(serve: Any, interim: bytes) -> None:
     """The final response after interim 1xx responses is the answer."""
 
     def script(conn: socket.socket) -> None:
@@ -73,11 +52,11 @@ def test_interim_responses_are_skipped(client_for: Any, interim: bytes) -> None:
         conn.sendall(interim + OK_HEAD + f"Content-Length: {len(BODY)}\r\n\r\n".encode() + BODY)
         time.sleep(0.5)
 
-    client = client_for(script)
+    client = serve(script)
     assert bounded(lambda: chat(client)).id == "x"
 
 
-def test_interim_responses_before_a_stream_are_skipped(client_for: Any) -> None:
+def test_interim_responses_before_a_stream_are_skipped(serve: Any) -> None:
     """A 103 before a streamed answer is skipped too."""
 
     def script(conn: socket.socket) -> None:
@@ -88,7 +67,7 @@ def test_interim_responses_before_a_stream_are_skipped(client_for: Any) -> None:
             b"data: " + CHUNK + b"\n\ndata: [DONE]\n\n"
         )
 
-    client = client_for(script)
+    client = serve(script)
     chunks = bounded(lambda: list(chat(client, stream=True)))
     assert [c.choices[0].delta.content for c in chunks] == ["hi"]
 
@@ -98,7 +77,7 @@ def test_interim_responses_before_a_stream_are_skipped(client_for: Any) -> None:
 )
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
 def test_a_malformed_chunk_size_is_a_typed_error(
-    client_for: Any, size_line: bytes, stream: bool
+    serve: Any, size_line: bytes, stream: bool
 ) -> None:
     """A negative, garbage or absurd chunk size raises APIConnectionError, never ValueError."""
     content_type = b"text/event-stream" if stream else b"application/json"
@@ -111,14 +90,14 @@ def test_a_malformed_chunk_size_is_a_typed_error(
         )
         time.sleep(0.5)
 
-    client = client_for(script)
+    client = serve(script)
     call = (lambda: list(chat(client, stream=True))) if stream else (lambda: chat(client))
     with pytest.raises((APIConnectionError, InvalidResponseError)) as caught:
         bounded(call)
     assert "chunk" in str(caught.value) or "broke" in str(caught.value)
 
 
-def test_an_event_inside_a_partly_arrived_chunk_is_yielded_at_once(client_for: Any) -> None:
+def test_an_event_inside_a_partly_arrived_chunk_is_yielded_at_once(serve: Any) -> None:
     """Half an HTTP chunk holding one whole event: the event arrives without the rest."""
     event = b"data: " + CHUNK + b"\n\n"
     size = len(event) * 2  # the chunk promises two events; only the first is sent
@@ -133,7 +112,7 @@ def test_an_event_inside_a_partly_arrived_chunk_is_yielded_at_once(client_for: A
         release.wait(10)  # stall mid-chunk until the test has seen the event
         conn.sendall(event + b"\r\n0\r\n\r\n")
 
-    client = client_for(script)
+    client = serve(script)
 
     def first() -> float:
         stream = chat(client, stream=True)

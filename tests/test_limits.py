@@ -7,11 +7,11 @@ import json
 import socket
 import time
 import zlib
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 from faultutil import bounded
-from scriptutil import ScriptServer, read_request
+from scriptutil import chat, read_request
 
 from passthrough_client import (
     ConfigError,
@@ -34,10 +34,6 @@ CHUNK = json.dumps(
 )
 
 
-def chat(client: PassthroughClient, **kwargs: Any) -> Any:
-    return client.chat(model="m", messages=[{"role": "user", "content": "hi"}], **kwargs)
-
-
 def reply(status: str, headers: str, body: bytes) -> Callable[[socket.socket], None]:
     """A script answering every request on the connection with the same reply."""
 
@@ -48,23 +44,6 @@ def reply(status: str, headers: str, body: bytes) -> Callable[[socket.socket], N
             )
 
     return script
-
-
-@pytest.fixture(name="serve")
-def fixture_serve() -> Iterator[Callable[..., PassthroughClient]]:
-    """``serve(script, **client_options)``: a scripted server and a client for it."""
-    opened: list[Any] = []
-
-    def make(script: Callable[[socket.socket], None], **options: Any) -> PassthroughClient:
-        server = ScriptServer(script).__enter__()
-        client = PassthroughClient(base_url=server.url, max_retries=0, environ={}, **options)
-        opened.append((server, client))
-        return client
-
-    yield make
-    for server, client in opened:
-        client.close()
-        server.close()
 
 
 @pytest.mark.parametrize("keyword", ["max_response_bytes", "max_event_bytes"])
