@@ -110,7 +110,7 @@ class SSEDecoder:
         if chunk[:6] == b"data: " and chunk[-2:] == b"\n\n" and self._one_event(chunk):
             # The usual read (one event per HTTP chunk): exactly one `data: ...` line
             # and a blank line, nothing half-built. Same result as the general path
-            # below, at about a third of its cost per event (measured: 1.6 of 5 us).
+            # below, at about 60% of its cost per event (measured: 3.0 instead of 5.1 us).
             data = chunk[6:-2].decode("utf-8", "replace")
             return [ServerSentEvent("message", data, self._last_id, None)]
         chunk = self._strip_prefix(chunk)
