@@ -10,7 +10,6 @@ from typing import Any, Mapping, Optional, Union
 
 import attrs
 
-from ._convert import Substituted, key_path, structure_config
 from ._rules.proxy import mask_url
 from ._secret import MASK
 from .config import PassthroughConfig, Secret
@@ -64,6 +63,8 @@ def load_config(
         raise ConfigError(old_syntax)
     errors: list[str] = []
     substituted = _substitute_tree(block, env, "", errors)
+    from ._convert import structure_config  # imports cattrs: only when loading (~20 ms)
+
     try:
         config = structure_config(substituted, base_dir)
     except ConfigError as exc:
@@ -245,10 +246,14 @@ def _substitute(text: str, environ: Mapping[str, str], path: str, errors: list[s
     result = _VARIABLE.sub(replace, text)
     if failed or not result:
         return _DROP
+    from ._convert import Substituted  # cattrs on use only (see load_config)
+
     return Substituted(result) if result != text else text
 
 
 def _child_path(path: str, key: Any) -> str:
+    from ._convert import key_path  # cattrs on use only (see load_config)
+
     return f"{path}[{key!r}]" if path in _MAPPING_FIELDS else key_path(path, key)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 from typing import Any, Callable
 
 import pytest
@@ -229,3 +231,18 @@ def test_metadata_types_are_exported_from_types_too(name: str) -> None:
 
     assert name in types_module.__all__
     assert getattr(types_module, name) is getattr(passthrough_client, name)
+
+
+def test_cattrs_is_imported_only_to_load_a_configuration() -> None:
+    # Import time (DESIGN section 9): a client built from keywords never pays for cattrs.
+    code = (
+        "import sys, passthrough_client as p\n"
+        "p.PassthroughClient(base_url='http://127.0.0.1:9', environ={}).close()\n"
+        "print('cattrs' in sys.modules)\n"
+        "p.load_config({'base_url': 'http://127.0.0.1:9'})\n"
+        "print('cattrs' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == ["False", "True"]

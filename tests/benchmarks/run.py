@@ -2,14 +2,17 @@
 
 Usage, from a virtualenv with the ``bench`` extra (``pip install -e '.[bench]'``)::
 
-    python tests/benchmarks/run.py [--quick] [--json results.json]
+    python tests/benchmarks/run.py [--quick] [--json results.json] [--only FIGURE ...]
+        [--python PY [--python LEGACY_PY]]
 
 Starts ``server.py`` (a canned-response HTTP/1.1 server) in its own process, then runs
 every measurement in a fresh interpreter (``workers.py``), interleaving the
 implementations round by round (A B C D, A B C D, ...), and prints the medians, the
 ratios against each target and PASS/FAIL (exit status 1 when a target fails). A full
-run takes about 1.5-2 minutes on 2 cores; ``--quick`` about 25 seconds (fewer rounds,
-shorter windows: noisier). Proxy, CA-bundle, ``SSL_CERT_*``, ``PASSTHROUGH_*`` and
+run takes about 3 minutes per stack on 2 cores; ``--quick`` about 40 seconds (fewer
+rounds, shorter windows: noisier). Each ``--python`` is a virtualenv with the
+``bench`` extra (another stack: the urllib3 1.26 one of section 10, say): one table
+per interpreter. Proxy, CA-bundle, ``SSL_CERT_*``, ``PASSTHROUGH_*`` and
 ``OPENAI_*`` variables are removed from the workers' environment. See
 the README's "Performance" section for what each figure measures.
 """
@@ -72,73 +75,93 @@ def _import_time(py: str, module: Optional[str]) -> Dict[str, Any]:
 
 # ------------------------------------------------------------------ plan
 
-FIGURES: List[Tuple[str, List[str]]] = [
-    ("chat", ["passthrough", "openai", "requests", "urllib3"]),
-    ("stream", ["passthrough", "openai", "raw"]),
-    ("import", ["passthrough", "openai", "python"]),
-    ("construct", ["passthrough", "openai", "openai-capath"]),
-    ("memory", ["passthrough", "raw"]),
-    ("trickle", ["passthrough", "openai"]),
+# key, worker figure, implementations, worker options on top of the settings.
+FIGURES: List[Tuple[str, str, List[str], Dict[str, Any]]] = [
+    ("chat", "chat", ["passthrough", "openai", "requests", "urllib3"], {}),
+    ("chat16", "chat", ["passthrough", "openai", "requests"], {"threads": 16}),
+    ("stream", "stream", ["passthrough", "openai", "raw"], {}),
+    ("embed", "embed", ["passthrough", "requests"], {}),
+    ("import", "import", ["passthrough", "openai", "python"], {}),
+    ("construct", "construct", ["passthrough", "openai", "openai-capath"], {}),
+    ("memory", "memory", ["passthrough", "raw"], {}),
+    ("trickle", "trickle", ["passthrough", "openai"], {}),
+    ("trickle_partial", "trickle", ["passthrough", "openai"], {"frames": "block"}),
 ]
 
+# The targets of DESIGN.md section 9, one row each:
 # figure, peer, comparison ("ratio >=", "ratio <=", "value <", "info"), target, label.
 # "info" rows show a ratio without a target (a lower-level peer, or a peer's best case).
 CHECKS: List[Tuple[str, str, str, float, str]] = [
-    ("chat", "openai", "ratio >=", 2.0, "chat() calls/s"),
-    ("chat", "requests", "ratio >=", 1.1, "chat() calls/s"),
+    ("chat", "openai", "ratio >=", 2.5, "chat() calls/s"),
+    ("chat", "requests", "ratio >=", 1.5, "chat() calls/s"),
     ("chat", "urllib3", "info", 0.0, "chat() calls/s"),
-    ("stream", "openai", "ratio >=", 5.0, "stream chunks/s"),
-    ("stream", "raw", "ratio >=", 0.5, "stream chunks/s"),
-    ("import", "openai", "ratio <=", 0.5, "import time"),
+    ("chat16", "requests", "ratio >=", 1.5, "16 threads, calls/s"),
+    ("chat16", "openai", "ratio >=", 2.5, "16 threads, calls/s"),
+    ("stream", "openai", "ratio >=", 12.0, "stream chunks/s"),
+    ("stream", "raw", "ratio >=", 0.8, "stream chunks/s"),
+    ("embed", "requests", "ratio <=", 1.3, "8 MB embeddings, time"),
+    ("import", "openai", "ratio <=", 0.3, "import time"),
     ("construct", "openai", "ratio <=", 0.2, "construct a client"),
     ("construct", "openai-capath", "info", 0.2, "construct a client"),
     ("memory", "", "value <", 20.0, "memory, 200k chunks (MB)"),
     ("trickle", "", "value <", 0.050, "trickle max lag (s)"),
+    ("trickle_partial", "", "value <", 0.050, "trickle in 1 HTTP chunk"),
 ]
 
 
 def _settings(quick: bool) -> Settings:
     if quick:
         return {
-            "rounds": {"chat": 2, "stream": 2, "import": 5, "construct": 2},
+            "rounds": {"chat": 2, "chat16": 2, "stream": 2, "import": 5, "construct": 2},
             "rounds_default": 1,
             "chat": {"seconds": 0.6, "warmup": 100},
+            "chat16": {"seconds": 0.8, "warmup": 160},
+            "embed": {"seconds": 1.0},
             "stream": {"chunks": 20000},
             "construct": {"seconds": 0.4},
             "memory": {"chunks": 200000},
             "trickle": {"chunks": 10, "interval": 0.1},
+            "trickle_partial": {"chunks": 10, "interval": 0.1},
         }
     return {
-        "rounds": {"chat": 5, "stream": 5, "import": 15, "construct": 5, "trickle": 3},
+        "rounds": {"chat": 5, "chat16": 5, "stream": 5, "import": 15, "construct": 5},
         "rounds_default": 3,
         "chat": {"seconds": 1.5, "warmup": 200},
+        "chat16": {"seconds": 1.5, "warmup": 320},
+        "embed": {"seconds": 1.5},
         "stream": {"chunks": 20000},
         "construct": {"seconds": 1.0},
         "memory": {"chunks": 200000},
         "trickle": {"chunks": 20, "interval": 0.1},
+        "trickle_partial": {"chunks": 20, "interval": 0.1},
     }
 
 
 def _measure(
-    py: str, figure: str, impl: str, settings: Settings, base: str, pid: int
+    py: str, key: str, impl: str, settings: Settings, base: str, pid: int
 ) -> Dict[str, Any]:
+    _, figure, _, extra = next(entry for entry in FIGURES if entry[0] == key)
     if figure == "import":
         return _import_time(
             py, {"passthrough": "passthrough_client", "python": None}.get(impl, impl)
         )
-    options = dict(settings[figure], base=base)
+    options = dict(settings[key], base=base, **extra)
     if figure in ("chat", "stream"):
         options["server_pid"] = pid
     return _worker(py, figure, impl, options)
 
 
-def collect(py: str, settings: Settings, log: Callable[[str], None]) -> Dict[str, Any]:
-    """Run every figure, interleaving implementations round by round."""
+def collect(
+    py: str, settings: Settings, log: Callable[[str], None], only: Optional[List[str]] = None
+) -> Dict[str, Any]:
+    """Run every figure (or those in ``only``), interleaving implementations by round."""
     server, port = start_server(py)
     base = f"http://127.0.0.1:{port}"
     figures: Dict[str, Any] = {}
     try:
-        for figure, impls in FIGURES:
+        for figure, _, impls, _ in FIGURES:
+            if only and figure not in only:
+                continue
             rounds = settings["rounds"].get(figure, settings["rounds_default"])
             runs: Dict[str, List[Dict[str, Any]]] = {impl: [] for impl in impls}
             for number in range(rounds):
@@ -156,11 +179,11 @@ def _summarise(figure: str, runs: Dict[str, List[Dict[str, Any]]]) -> Dict[str, 
     for impl, results in runs.items():
         values = [r["value"] for r in results]
         entry: Dict[str, Any] = {"median": statistics.median(values), "runs": results}
-        if figure == "trickle":
+        if figure.startswith("trickle"):
             lags = sorted(lag for r in results for lag in r["lags"])
             entry["median"] = max(lags)
             entry["p99"] = lags[min(len(lags) - 1, int(0.99 * len(lags)))]
-        if figure in ("chat", "stream"):
+        if figure in ("chat", "chat16", "stream"):
             entry["server_cpu_max"] = max(r["server_cpu"] for r in results)
         out[impl] = entry
     if figure == "import":
@@ -174,11 +197,14 @@ def _summarise(figure: str, runs: Dict[str, List[Dict[str, Any]]]) -> Dict[str, 
 
 UNITS = {
     "chat": ("{:,.0f}/s", 1.0),
+    "chat16": ("{:,.0f}/s", 1.0),
+    "embed": ("{:.1f} ms", 1e3),
     "stream": ("{:,.0f}/s", 1.0),
     "import": ("{:.1f} ms", 1e3),
     "construct": ("{:.3f} ms", 1e3),
     "memory": ("{:.1f} MB", 1.0),
     "trickle": ("{:.1f} ms", 1e3),
+    "trickle_partial": ("{:.1f} ms", 1e3),
 }
 
 
@@ -191,6 +217,8 @@ def evaluate(figures: Dict[str, Any]) -> List[Dict[str, Any]]:
     """One row per target: values, ratio and whether it passes."""
     rows = []
     for figure, peer, comparison, target, label in CHECKS:
+        if figure not in figures:
+            continue
         ours = figures[figure]["passthrough"]["median"]
         row: Dict[str, Any] = {"figure": label, "key": figure, "passthrough": ours}
         if peer:
@@ -242,7 +270,7 @@ def render(figures: Dict[str, Any], rows: List[Dict[str, Any]]) -> str:
             if "wall_minus_python" in entry:
                 notes.append(f"process wall - python: {entry['wall_minus_python'] * 1e3:.0f} ms")
             lines.append(
-                f"  {figure:<10}{impl:<12}{_fmt(figure, entry['median']):>14}  ({spread})  "
+                f"  {figure:<16}{impl:<14}{_fmt(figure, entry['median']):>14}  ({spread})  "
                 + "; ".join(notes)
             )
     return "\n".join(lines)
@@ -274,29 +302,43 @@ print(sys.version.split()[0], *found)
 """
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """Run the benchmarks; exit status 1 when a target fails."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a ~30 s run: fewer rounds")
-    parser.add_argument("--json", metavar="PATH", help="also write the results here")
-    parser.add_argument("--python", default=sys.executable, help="interpreter for workers")
-    args = parser.parse_args(argv)
+def _one_stack(py: str, args: argparse.Namespace) -> Dict[str, Any]:
+    """Measure every figure with the interpreter ``py``; print its table."""
     started, load_before = time.perf_counter(), os.getloadavg()[0]
     settings = _settings(args.quick)
-    figures = collect(args.python, settings, lambda text: print(text, file=sys.stderr))
-    info = machine(args.python)
+    figures = collect(py, settings, lambda text: print(text, file=sys.stderr), args.only)
+    info = machine(py)
     info["loadavg_1min"] = [load_before, os.getloadavg()[0]]
     rows = evaluate(figures)
+    print(f"\n===== {py}")
     print(render(figures, rows))
     print(f"\n{info['cpu']}, {info['nproc']} cores, Python {info['python']}")
     print("1-minute load average before/after: {:.2f} / {:.2f}".format(*info["loadavg_1min"]))
     print(" ".join(info["packages"]))
-    print(f"total {time.perf_counter() - started:.0f} s")
+    print(f"total {time.perf_counter() - started:.0f} s", flush=True)
+    return {"machine": info, "settings": settings, "checks": rows, "figures": figures}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the benchmarks; exit status 1 when a target fails."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a ~40 s run: fewer rounds")
+    parser.add_argument("--json", metavar="PATH", help="also write the results here")
+    parser.add_argument(
+        "--python",
+        action="append",
+        help="interpreter for the server and workers (default: this one); repeat it to "
+        "print one table per stack, e.g. a venv with urllib3 1.26 (README)",
+    )
+    parser.add_argument(
+        "--only", action="append", choices=[key for key, *_ in FIGURES], help="figures to run"
+    )
+    args = parser.parse_args(argv)
+    results = [_one_stack(py, args) for py in args.python or [sys.executable]]
     if args.json:
-        result = {"machine": info, "settings": settings, "checks": rows, "figures": figures}
         with open(args.json, "w") as handle:
-            json.dump(result, handle, indent=1)
-    return 0 if all(row["pass"] for row in rows) else 1
+            json.dump(results, handle, indent=1)
+    return 0 if all(row["pass"] for result in results for row in result["checks"]) else 1
 
 
 if __name__ == "__main__":

@@ -17,6 +17,10 @@ a ``Content-Length`` body), precomputed responses, ``TCP_NODELAY``:
   as a proxy or a buffering server delivers them (shows the per-frame cost).
 - Trickle mode (``X-Bench-Interval: <seconds>`` header or ``?interval=``): one event
   per interval; each event's ``id`` is ``t<time.time()>`` taken just before it is sent.
+  With ``X-Bench-Frames: block`` too, all trickled events go inside ONE chunk frame
+  announced up front, so each event arrives as part of a partly arrived HTTP chunk.
+- ``POST /v1/embeddings``: an embeddings list of about 8 MB of JSON (512 vectors of
+  768 floats), precomputed.
 - ``GET /v1/models``: a one-model list. Anything else: 404.
 """
 
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import socket
 import subprocess
@@ -88,7 +93,19 @@ def _json_response(obj: object) -> bytes:
     return _response("200 OK", "application/json", json.dumps(obj).encode())
 
 
+def _embeddings() -> Dict[str, object]:
+    """About 8 MB of JSON: 512 vectors of 768 floats with full repr precision."""
+    rng = random.Random(15)
+    data = [
+        {"object": "embedding", "index": i, "embedding": [rng.uniform(-1, 1) for _ in range(768)]}
+        for i in range(512)
+    ]
+    usage = {"prompt_tokens": 512, "total_tokens": 512}
+    return {"object": "list", "data": data, "model": "bench-model", "usage": usage}
+
+
 _CHAT = _json_response(CHAT_COMPLETION)
+_EMBEDDINGS = _json_response(_embeddings())
 _MODELS = _json_response(MODELS)
 _NOT_FOUND = _response("404 Not Found", "application/json", b'{"error":{"message":"no"}}')
 _STREAM_HEAD = (
@@ -186,6 +203,21 @@ def _send_trickle(conn: socket.socket, chunks: int, interval: float) -> None:
     conn.sendall(_TAIL)
 
 
+def _send_trickle_partial(conn: socket.socket, chunks: int, interval: float) -> None:
+    """Trickle events inside one chunk frame whose size is announced before the first.
+
+    The send time ``t%.6f`` has a fixed width, so the frame's size is known up front.
+    """
+    stamp = f"t{time.time():.6f}"
+    size = sum(len(chunk_event(i + 1, id_=stamp)) for i in range(chunks))
+    conn.sendall(_STREAM_HEAD + b"%x\r\n" % size)
+    for index in range(chunks):
+        if index:
+            time.sleep(interval)
+        conn.sendall(chunk_event(index + 1, id_=f"t{time.time():.6f}"))
+    conn.sendall(b"\r\n" + _TAIL)
+
+
 def _read_request(conn: socket.socket, buf: bytearray) -> Optional[Request]:
     """Return (request line, path, body, headers) or None at EOF; ``buf`` keeps the rest."""
     while True:
@@ -221,12 +253,16 @@ def _answer(conn: socket.socket, request: Request) -> None:
     if line.startswith(b"POST ") and route.endswith(b"/chat/completions"):
         if _STREAM_RE.search(body):
             chunks, interval, coalesce = _options(path, headers)
-            if interval > 0:
+            if interval > 0 and coalesce:
+                _send_trickle_partial(conn, chunks, interval)
+            elif interval > 0:
                 _send_trickle(conn, chunks, interval)
             else:
                 _send_stream(conn, chunks, coalesce)
         else:
             conn.sendall(_CHAT)
+    elif line.startswith(b"POST ") and route.endswith(b"/embeddings"):
+        conn.sendall(_EMBEDDINGS)
     elif line.startswith(b"GET ") and route.endswith(b"/models"):
         conn.sendall(_MODELS)
     else:

@@ -6,12 +6,17 @@ clients measured (caches, pools, imported modules).
 
 Figures and implementations:
 
-- ``chat`` (calls/s): ``passthrough``, ``openai``, ``requests``, ``urllib3``
+- ``chat`` (calls/s): ``passthrough``, ``openai``, ``requests``, ``urllib3``; with
+  ``--threads N``, N threads share the one client (session, pool) and the figure is
+  the calls/s of all threads together
+- ``embed`` (seconds per call, median): an 8 MB embeddings reply, parsed:
+  ``passthrough``, ``requests`` (``.post().json()``)
 - ``stream`` (chunks/s): ``passthrough``, ``openai``, ``raw`` (requests ``iter_lines``)
 - ``construct`` (seconds per construction after the first): ``passthrough``, ``openai``,
   ``openai-capath`` (with ``SSL_CERT_DIR`` set, where httpx skips loading the CA file)
 - ``memory`` (MB above the start while streaming): ``passthrough``, ``raw``
-- ``trickle`` (seconds from send to yield per event): ``passthrough``, ``openai``
+- ``trickle`` (seconds from send to yield per event): ``passthrough``, ``openai``;
+  ``--frames block``: the events trickle inside one partly arrived HTTP chunk
 
 Import time is measured by ``run.py`` with ``python -c`` (this module's own imports
 would pre-load modules such as ``json``).
@@ -24,6 +29,7 @@ import gc
 import json
 import os
 import statistics
+import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
@@ -90,7 +96,8 @@ class _Window:
 def _passthrough(base: str) -> Any:
     from passthrough_client import PassthroughClient
 
-    return PassthroughClient(base_url=base, environ={})
+    # From the process environment, as a user would (run.py strips proxy variables).
+    return PassthroughClient(base_url=base)
 
 
 def _openai(base: str) -> Any:
@@ -124,6 +131,48 @@ def _chat_call(impl: str, base: str) -> Call:
 
         return call
     raise SystemExit(f"unknown chat implementation {impl!r}")
+
+
+def _chat_threads(call: Call, args: argparse.Namespace) -> Dict[str, Any]:
+    """Calls/s of ``args.threads`` threads sharing ``call`` (one client) for ``args.seconds``."""
+    counts = [0] * args.threads
+    start = threading.Barrier(args.threads + 1)
+    stop = threading.Event()
+
+    def loop(slot: int) -> None:
+        for _ in range(max(1, args.warmup // args.threads)):
+            call()
+        start.wait(timeout=60)
+        while not stop.is_set():
+            call()
+            counts[slot] += 1
+
+    threads = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(args.threads)]
+    for thread in threads:
+        thread.start()
+    start.wait(timeout=60)
+    window = _Window(args.server_pid)
+    base = sum(counts)
+    time.sleep(args.seconds)
+    calls = sum(counts) - base
+    extra = window.close()
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    return {"value": calls / extra["seconds"], "calls": calls, **extra}
+
+
+def _embed_call(impl: str, base: str) -> Call:
+    body = {"model": MODEL, "input": ["hello"] * 512}
+    if impl == "passthrough":
+        client = _passthrough(base)
+        return lambda: client.embeddings(model=MODEL, input=body["input"])
+    if impl == "requests":
+        import requests
+
+        session, url = requests.Session(), base + "/v1/embeddings"
+        return lambda: session.post(url, json=body).json()
+    raise SystemExit(f"unknown embed implementation {impl!r}")
 
 
 def _raw_stream(session: Any, url: str, headers: Dict[str, str]) -> Iterator[Any]:
@@ -176,6 +225,8 @@ def _consume(chunks: Iterator[Any]) -> int:
 def chat(args: argparse.Namespace) -> Dict[str, Any]:
     """Calls per second of a non-streaming chat call over ``args.seconds``."""
     call = _chat_call(args.impl, args.base)
+    if args.threads > 1:
+        return _chat_threads(call, args)
     for _ in range(args.warmup):
         call()
     window, count, now = _Window(args.server_pid), 0, time.perf_counter
@@ -185,6 +236,21 @@ def chat(args: argparse.Namespace) -> Dict[str, Any]:
         count += 1
     extra = window.close()
     return {"value": count / extra["seconds"], "calls": count, **extra}
+
+
+def embed(args: argparse.Namespace) -> Dict[str, Any]:
+    """Median seconds per call of an 8 MB embeddings reply, over ``args.seconds``."""
+    call = _embed_call(args.impl, args.base)
+    call()
+    times: List[float] = []
+    spent, now = 0.0, time.perf_counter
+    while spent < args.seconds or len(times) < 5:
+        start = now()
+        call()
+        elapsed = now() - start
+        times.append(elapsed)
+        spent += elapsed
+    return {"value": statistics.median(times), "calls": len(times), "min": min(times)}
 
 
 def stream(args: argparse.Namespace) -> Dict[str, Any]:
@@ -241,7 +307,11 @@ def trickle(args: argparse.Namespace) -> Dict[str, Any]:
     """Seconds from send (timestamp in the event id) to yield, per trickled event."""
     open_stream = _streamer(args.impl, args.base)
     _consume(open_stream({"X-Bench-Chunks": "5"}))
-    headers = {"X-Bench-Chunks": str(args.chunks), "X-Bench-Interval": str(args.interval)}
+    headers = {
+        "X-Bench-Chunks": str(args.chunks),
+        "X-Bench-Interval": str(args.interval),
+        "X-Bench-Frames": args.frames,
+    }
     lags: List[float] = []
     for chunk in open_stream(headers):
         received = time.time()
@@ -254,6 +324,7 @@ def trickle(args: argparse.Namespace) -> Dict[str, Any]:
 FIGURES: Dict[str, Callable[[argparse.Namespace], Dict[str, Any]]] = {
     "chat": chat,
     "construct": construct,
+    "embed": embed,
     "memory": memory,
     "stream": stream,
     "trickle": trickle,
@@ -269,6 +340,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--server-pid", type=int, default=0)
     parser.add_argument("--seconds", type=float, default=1.5)
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--chunks", type=int, default=20000)
     parser.add_argument("--interval", type=float, default=0.1)
     parser.add_argument("--frames", choices=["event", "block"], default="event")
