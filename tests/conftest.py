@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 from typing import Any, Callable, Iterator, List
 
 import pytest
+from hypothesis import settings
 from netutil import Pki as NetPki
 from netutil import RecordingProxy
 from scriptutil import ScriptServer
@@ -29,6 +31,12 @@ _VARIABLES = (
     "PASSTHROUGH_API_KEY",
     "REQUEST_METHOD",
 )
+
+
+# Property tests: the default profile runs them as written; ``quick`` (set by .ci/run on
+# the secondary stacks) runs a quarter of the examples (tests/fuzzing.py).
+settings.register_profile("quick", max_examples=25)
+settings.load_profile(os.environ.get("PT_HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 import pytest
+from fuzzing import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -281,7 +282,7 @@ def split(content: str, cuts: List[int]) -> List[str]:
     return [content[start:end] for start, end in zip(bounds, bounds[1:])]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(content=st.text(), cuts=st.lists(st.integers(min_value=0), max_size=20))
 def test_content_split_over_chunks_reassembles_exactly(content: str, cuts: List[int]) -> None:
     """However the content is split over chunks, the assembled content is that content."""
@@ -294,7 +295,7 @@ def test_content_split_over_chunks_reassembles_exactly(content: str, cuts: List[
     assert assembled.result().choices[0].message.content == (content or None)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(arguments=st.text(), cuts=st.lists(st.integers(min_value=0), max_size=20))
 def test_arguments_split_over_chunks_reassemble_exactly(arguments: str, cuts: List[int]) -> None:
     """However tool-call arguments are split over chunks, they reassemble exactly."""
@@ -307,7 +308,7 @@ def test_arguments_split_over_chunks_reassemble_exactly(arguments: str, cuts: Li
     assert assembled == {"name": "f", "arguments": arguments}
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(text_=st.text(), cuts=st.lists(st.integers(min_value=0), max_size=20))
 def test_completion_text_split_over_chunks_reassembles_exactly(text_: str, cuts: List[int]) -> None:
     """However a completion's text is split over chunks, it reassembles exactly."""

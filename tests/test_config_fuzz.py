@@ -7,6 +7,7 @@ import string
 import tempfile
 from typing import Any, Dict, List, Optional
 
+from fuzzing import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,7 +23,7 @@ from passthrough_client import (
     load_config,
 )
 
-FUZZ = settings(max_examples=200, deadline=None)
+FUZZ = settings(max_examples=examples(200), deadline=None)
 
 FIELD_NAMES = [
     "allowed_models",

@@ -7,6 +7,7 @@ import zlib
 from typing import Callable, List
 
 import pytest
+from fuzzing import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -43,7 +44,7 @@ def header(names: List[str]) -> str:
     return ", ".join("deflate" if n == "deflate-raw" else n for n in names)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     data=st.binary(max_size=5000),
     names=st.lists(st.sampled_from(sorted(ENCODERS)), max_size=3),
@@ -57,7 +58,7 @@ def test_round_trip_through_any_stack_of_encodings(
     assert data == read_limited(read, 10**6, "max_response_bytes")
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(parts=st.lists(st.binary(max_size=2000), min_size=1, max_size=5), size=st.integers(1, 999))
 def test_gzip_members_one_after_another_are_all_decoded(parts: List[bytes], size: int) -> None:
     """A body of several gzip members decodes to all of them joined."""

@@ -6,6 +6,7 @@ import json
 import math
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from fuzzing import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from requests.utils import check_header_validity
@@ -64,7 +65,7 @@ def expected_headers(data: Mapping[str, Any], forward_headers: Mapping[str, str]
     return {n: v if isinstance(v, str) else json.dumps(v) for n, v in winners.values()}
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     data=st.dictionaries(data_keys, json_values, max_size=6),
     fwd=st.dictionaries(data_keys, header_names, max_size=5),
@@ -86,7 +87,7 @@ def test_resolution_round_trips_or_raises_provider_data_error(
     assert forwarded.matched == any(data.get(key) is not None for key in fwd)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(text=latin1_text | st.text() | edgy_text)
 def test_header_value_accepts_exactly_the_forwardable_strings(text: str) -> None:
     """A string is returned unchanged if it may be forwarded, and refused otherwise."""

@@ -12,6 +12,7 @@ import math
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 import pytest
+from fuzzing import examples
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -29,7 +30,9 @@ from passthrough_client.testing import FakeUpstream, Reply
 
 # The environment-cleaning autouse fixture runs once per test, which is all it needs.
 FUZZ = settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(200),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 MESSAGES = [{"role": "user", "content": "hi"}]
 FORWARD = {"tenant": "X-Tenant", "token": "Authorization", "team": "x-tenant", "n": "X-Number"}

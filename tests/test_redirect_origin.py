@@ -14,6 +14,7 @@ from typing import Any, Iterator
 
 import pytest
 from faultutil import bounded
+from fuzzing import examples
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from netutil import ByteSink
@@ -208,7 +209,7 @@ def test_generated_locations_never_reach_another_host() -> None:
         origin_host = f"127.0.0.1:{upstream.port}"
 
         @settings(
-            max_examples=200,
+            max_examples=examples(200),
             deadline=None,
             suppress_health_check=[HealthCheck.function_scoped_fixture],
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, List, Tuple
 
 import pytest
+from fuzzing import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from wire_samples import ALL_TYPES, CHAT, received
@@ -188,7 +189,7 @@ JSON = st.recursive(
 
 
 @pytest.mark.parametrize("cls", ALL_TYPES, ids=lambda cls: cls.__name__)
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(value=JSON)
 def test_any_json_value_builds_or_raises_invalid_response_error(cls: Any, value: Any) -> None:
     """from_dict on any JSON value returns an instance whose to_dict is the input, or raises
