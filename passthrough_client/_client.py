@@ -6,89 +6,33 @@ import logging
 import os
 from typing import Any, Callable, Literal, Mapping, Optional, Sequence, TypeVar, Union, overload
 
-import attrs
-
 from ._call_options import NO_DEFAULTS, Defaults
 from ._call_options import Call as _Call
 from ._client_extras import ClientExtras
+from ._client_setup import check_options, resolve_config
 from ._http_info import HTTPInfo, attach, http_info
 from ._json_stream import JSONObject
-from ._loading import Source, load_config
+from ._loading import Source
 from ._models import ModelCache
 from ._net.body import MAX_EVENT_BYTES, MAX_RESPONSE_BYTES
-from ._net.transport import Transport, environment_snapshot
+from ._net.environ import environment_snapshot
+from ._net.transport import Transport
 from ._request import RequestBuilder, encode_body, merge_body
 from ._responses import decode_json, snippet
 from ._rules.mask import Masker
 from ._send import Sender, TimeoutArg, check_limits
 from ._streaming import Stream
-from .config import PassthroughConfig, Secret
-from .exceptions import ConfigError, InvalidResponseError, ModelNotAllowedError
+from .config import PassthroughConfig
+from .exceptions import InvalidResponseError, ModelNotAllowedError
 from .types import ChatCompletion, ChatCompletionChunk, Completion, EmbeddingsResponse, Model
 
 __all__ = ["PassthroughClient"]
 
 log = logging.getLogger(__name__.rpartition(".")[0])
 
-SAMPLE_CONFIG = {
-    "base_url": "${env.PASSTHROUGH_URL}",
-    "api_key": "${env.PASSTHROUGH_API_KEY:=}",
-}
-
 T = TypeVar("T")
 
 ProviderData = Union[Mapping[str, Any], str, bytes, None]
-
-
-def _resolve_config(
-    config: Union[PassthroughConfig, Source, None],
-    base_url: Optional[str],
-    api_key: Optional[str],
-    environ: Mapping[str, str],
-) -> PassthroughConfig:
-    if config is None:
-        return _sample_config(base_url, api_key, environ)
-    if isinstance(config, PassthroughConfig):
-        resolved = config
-    else:
-        resolved = load_config(config, environ=environ)
-    changes: dict[str, Any] = {}
-    if base_url is not None:
-        changes["base_url"] = base_url
-    if api_key is not None:
-        changes["api_key"] = Secret(api_key) if isinstance(api_key, str) else api_key
-    return attrs.evolve(resolved, **changes) if changes else resolved
-
-
-def _sample_config(
-    base_url: Optional[str], api_key: Optional[str], environ: Mapping[str, str]
-) -> PassthroughConfig:
-    """``SAMPLE_CONFIG`` with the keywords applied, built directly (no loader on this path)."""
-    url = base_url if base_url is not None else environ.get("PASSTHROUGH_URL", "")
-    if base_url is None and not url:
-        state = "is empty" if "PASSTHROUGH_URL" in environ else "is not set"
-        raise ConfigError(
-            f"base_url: environment variable PASSTHROUGH_URL {state}; "
-            "use ${env.PASSTHROUGH_URL:=default} to give a default, or pass base_url="
-        )
-    key = api_key if api_key is not None else environ.get("PASSTHROUGH_API_KEY") or None
-    return PassthroughConfig(base_url=url, api_key=key)
-
-
-def _check_options(max_retries: Any, pool_maxsize: Any, refresh_interval: Any) -> None:
-    problems = []
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-        problems.append("max_retries: must be a whole number >= 0")
-    if isinstance(pool_maxsize, bool) or not isinstance(pool_maxsize, int) or pool_maxsize < 1:
-        problems.append("pool_maxsize: must be a whole number >= 1")
-    if (
-        isinstance(refresh_interval, bool)
-        or not isinstance(refresh_interval, (int, float))
-        or not refresh_interval > 0
-    ):
-        problems.append("refresh_interval: must be a number of seconds > 0")
-    if problems:
-        raise ConfigError(problems)
 
 
 def _unpickle_client(
@@ -131,7 +75,7 @@ class PassthroughClient(ClientExtras):
         environ: Optional[Mapping[str, str]] = None,
     ) -> None:
         env = os.environ if environ is None else environ
-        _check_options(max_retries, pool_maxsize, refresh_interval)
+        check_options(max_retries, pool_maxsize, refresh_interval)
         check_limits(max_response_bytes=max_response_bytes, max_event_bytes=max_event_bytes)
         # Every constructor option, in one place: pickling rebuilds the client from
         # these (a new option only needs adding here to travel with the client).
@@ -143,7 +87,7 @@ class PassthroughClient(ClientExtras):
             "max_event_bytes": max_event_bytes,
         }
         self._environ = environment_snapshot(env)
-        self.config = _resolve_config(config, base_url, api_key, env)
+        self.config = resolve_config(config, base_url, api_key, env)
         self._transport = Transport(self.config, environ=env, pool_maxsize=pool_maxsize)
         self._requests = RequestBuilder(self.config, self._transport.headers)
         self._sender = Sender(

@@ -37,7 +37,6 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-import time
 import weakref
 from typing import Any, Callable, Generic, Optional, TypeVar, Union
 
@@ -53,6 +52,9 @@ from ._rules.mask import NO_MASK, Masker
 from ._rules.sse import ServerSentEvent, SSEDecoder
 from ._send import Deadline, shutdown
 from ._stream_clock import StreamClock, socket_of
+from ._stream_end import drain as drain_body
+from ._stream_end import framed
+from ._stream_errors import bad_event, error_message, json_or_none, not_json
 from .exceptions import APIConnectionError, InvalidResponseError, PassthroughError, StreamError
 from .types import ChatCompletion, ChatCompletionChunk, Completion
 
@@ -61,10 +63,7 @@ __all__ = ["Stream"]
 T = TypeVar("T", ChatCompletionChunk, Completion)
 
 READ_SIZE = 65536
-DRAIN_BYTES = 65536
-DRAIN_SECONDS = 0.5
 HEAD_BYTES = 65536  # kept of a body that has not produced an event yet, to explain it
-MESSAGE_LIMIT = 1000
 
 
 class Stream(Generic[T]):
@@ -246,7 +245,7 @@ class Stream(Generic[T]):
         if not self._decoder.pending:
             return []
         event = self._decoder.flush()
-        if _framed(self._raw) or (event is not None and event.data == "[DONE]"):
+        if framed(self._raw) or (event is not None and event.data == "[DONE]"):
             return [] if event is None else [event]
         raise self._failure(
             APIConnectionError(
@@ -260,9 +259,9 @@ class Stream(Generic[T]):
         is_json = head.lstrip()[:1] in (b"{", b"[")
         if not is_json and content_type.lower().startswith("text/event-stream"):
             return
-        payload = _json_or_none(head) if is_json else None
+        payload = json_or_none(head) if is_json else None
         if isinstance(payload, dict) and payload.get("error"):
-            raise self._failure(StreamError(_error_message(payload), body=payload))
+            raise self._failure(StreamError(error_message(payload), body=payload))
         raise self._failure(
             InvalidResponseError(
                 "the service did not answer with an event stream "
@@ -287,9 +286,9 @@ class Stream(Generic[T]):
         try:
             payload = json.loads(data)
         except (ValueError, RecursionError):
-            raise self._failure(_not_json(event)) from None
+            raise self._failure(not_json(event)) from None
         if event.event == "error" or type(payload) is not dict or payload.get("error"):
-            raise self._failure(_bad_event(event, payload))
+            raise self._failure(bad_event(event, payload))
         try:
             chunk = self._parse(payload)
         except InvalidResponseError:
@@ -302,7 +301,7 @@ class Stream(Generic[T]):
 
     def _finish(self, *, drain: bool) -> None:
         """The stream ended normally: give the connection back to the pool if we can."""
-        if self._stop() and (not drain or _drain(self._raw, self._read_more)):
+        if self._stop() and (not drain or drain_body(self._raw, self._read_more)):
             self._raw.release_conn()
         else:
             self._response.close()
@@ -377,80 +376,3 @@ def _on_deadline(ref: weakref.ref[Stream[Any]]) -> None:
     stream = ref()
     if stream is not None:
         stream._expire()
-
-
-def _framed(raw: Any) -> bool:
-    """Whether the body's end is marked by HTTP (chunked or ``Content-Length``)."""
-    return bool(raw.chunked) or raw.length_remaining is not None
-
-
-def _drain(raw: Any, read: Callable[[], bytes]) -> bool:
-    """Read what follows ``[DONE]`` (at most 64 KiB and 0.5 s); whether the body ended.
-
-    The time bound comes from the socket's own timeout, set for each read to what
-    is left of the 0.5 s: no timer thread per stream (starting one costs about
-    250 microseconds, as much as a whole short stream). The timeout is put back while
-    the connection is still ours; once urllib3 has returned it to the pool, its next
-    request sets the timeout afresh.
-    """
-    sock = getattr(raw.connection, "sock", None)
-    if sock is None or not _framed(raw):
-        return False
-    before = sock.gettimeout()
-    until = time.monotonic() + DRAIN_SECONDS
-    drained = 0
-    try:
-        while drained <= DRAIN_BYTES:
-            left = until - time.monotonic()
-            if left <= 0:
-                return False
-            sock.settimeout(left if before is None else min(left, before))
-            data = read()
-            if not data:
-                return True
-            drained += len(data)
-    except Exception:
-        return False
-    finally:
-        if raw.connection is not None:
-            with contextlib.suppress(OSError):
-                sock.settimeout(before)
-    return False
-
-
-def _json_or_none(data: bytes) -> Any:
-    try:
-        return json.loads(data)
-    except (ValueError, RecursionError):
-        return None
-
-
-def _not_json(event: ServerSentEvent) -> Exception:
-    if event.event == "error":
-        return StreamError(_error_message(event.data), body=event.data)
-    return InvalidResponseError(f"a stream event is not JSON: {snippet(event.data)!r}")
-
-
-def _bad_event(event: ServerSentEvent, payload: Any) -> Exception:
-    if event.event == "error" or (isinstance(payload, dict) and payload.get("error")):
-        return StreamError(_error_message(payload), body=payload)
-    return InvalidResponseError(f"a stream event is not a JSON object: {snippet(event.data)!r}")
-
-
-def _error_message(payload: Any) -> str:
-    """``str()`` of a ``StreamError``: the service's own message wherever it put it."""
-    error = payload.get("error") if isinstance(payload, dict) else payload
-    message: Any = None
-    for source in (error, payload):
-        if isinstance(source, dict):
-            message = next(
-                (source[k] for k in ("message", "detail") if isinstance(source.get(k), str)),
-                None,
-            )
-        elif isinstance(source, str) and source:
-            message = source
-        if message:
-            break
-    if not message:
-        message = json.dumps(payload, ensure_ascii=False) if payload is not None else "(empty)"
-    return f"the service reported an error in the stream: {str(message)[:MESSAGE_LIMIT]}"

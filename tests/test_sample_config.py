@@ -7,7 +7,7 @@ from typing import Dict
 import pytest
 
 from passthrough_client import ConfigError, PassthroughClient, load_config
-from passthrough_client._client import SAMPLE_CONFIG
+from passthrough_client._client_setup import SAMPLE_CONFIG
 
 
 @pytest.mark.parametrize(

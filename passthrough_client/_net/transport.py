@@ -39,6 +39,7 @@ from .body import (
     read_error_content,
     transport_error,
 )
+from .environ import proxy_source, tls_from_environ, tls_source
 from .errors import Route, is_stale, translate
 from .fork import track
 
@@ -48,7 +49,6 @@ __all__ = [
     "Outgoing",
     "Timeout",
     "Transport",
-    "environment_snapshot",
     "origin_of",
 ]
 
@@ -56,11 +56,6 @@ DEFAULT_CONNECT = 10.0
 DEFAULT_READ = 600.0
 MAX_REDIRECTS = 5
 USER_AGENT = f"passthrough-client/{__version__}"
-_CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
-# Every variable Transport reads (proxy names in any letter case): a pickled client
-# carries exactly these, so its copy resolves the same settings in another process.
-_ENV_EXACT = frozenset((*_CA_VARIABLES, "SSLKEYLOGFILE", "REQUEST_METHOD"))
-_ENV_ANY_CASE = frozenset(("http_proxy", "https_proxy", "all_proxy", "no_proxy"))
 
 
 @attrs.frozen
@@ -114,19 +109,6 @@ def _proxy_context(key: tuple[Any, ...]) -> ssl.SSLContext:
     )
 
 
-def _tls_from_environ(environ: Mapping[str, str]) -> tuple[TLSConfig, Optional[str]]:
-    """The TLS settings when the configuration has no ``network.tls`` section, and the
-    variable they came from (``None``: defaults)."""
-    for name in _CA_VARIABLES:
-        value = environ.get(name)
-        if value:
-            path = Path(os.path.abspath(os.path.expanduser(value)))
-            if not path.exists():
-                raise ConfigError(f"{name}: the CA bundle it names does not exist: {value}")
-            return TLSConfig(verify=path), name
-    return TLSConfig(), None
-
-
 @attrs.frozen
 class Outgoing:
     """One request as the client built it: method, URL, headers and body."""
@@ -156,11 +138,11 @@ class Transport:
     ) -> None:
         network = config.network or NetworkConfig()
         tls, variable = (
-            (network.tls, None) if network.tls is not None else _tls_from_environ(environ)
+            (network.tls, None) if network.tls is not None else tls_from_environ(environ)
         )
         self.sources: dict[str, str] = {
-            "tls": "config" if network.tls is not None else _env_source(variable),
-            "proxy": "config" if network.proxy is not None else _proxy_source(environ),
+            "tls": "config" if network.tls is not None else tls_source(variable),
+            "proxy": "config" if network.proxy is not None else proxy_source(environ),
             "timeout": "config" if network.timeout is not None else "default",
             "headers": "config" if network.headers else "default",
         }
@@ -363,24 +345,6 @@ def _invalid_url(url: str) -> APIConnectionError:
     return APIConnectionError(
         f"cannot send to {mask_url(url.split('?', 1)[0])}: not a valid URL (host {host!r})"
     )
-
-
-def environment_snapshot(environ: Mapping[str, str]) -> dict[str, str]:
-    """The part of ``environ`` a :class:`Transport` reads (for pickling a client)."""
-    return {k: v for k, v in environ.items() if k in _ENV_EXACT or k.lower() in _ENV_ANY_CASE}
-
-
-def _env_source(variable: Optional[str]) -> str:
-    return f"environment ({variable})" if variable else "default"
-
-
-def _proxy_source(environ: Mapping[str, str]) -> str:
-    names = [
-        n
-        for n in environ
-        if n.upper() in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY") and environ[n]
-    ]
-    return f"environment ({', '.join(sorted(names))})" if names else "default"
 
 
 def _discard(response: requests.Response) -> None:
