@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import socket
 import ssl
+import struct
+import threading
 import time
 
 import pytest
@@ -91,6 +93,36 @@ def test_https_proxy_demanding_a_client_certificate_is_named(
     )
     assert "the client presents none to a proxy" in message
     assert ("hunter2" in message, service.requests) == (False, [])
+
+
+def test_https_proxy_resetting_after_the_handshake_is_named(proxy_pki: Pki) -> None:
+    """A proxy that completes TLS 1.3, then resets the connection before answering CONNECT
+    (how a proxy refuses a missing client certificate when its alert is lost): the error
+    names the TLS hop to the proxy (password masked), not a reset at the service."""
+    ctx = proxy_pki.server_context()
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with ctx.wrap_socket(conn, server_side=True) as tls:
+            raw = socket.socket(fileno=tls.detach())  # no close_notify: a bare reset
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            raw.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        section = {"url": f"https://bob:hunter2@127.0.0.1:{port}", "cacert": str(proxy_pki.ca_file)}
+        client = client_for("https://127.0.0.1:1", proxy=section, max_retries=0)
+        with pytest.raises(APIConnectionError) as caught:
+            client.models()
+    finally:
+        thread.join(5)
+        listener.close()
+    message = str(caught.value)
+    assert message.startswith(f"TLS handshake with proxy https://bob:**********@127.0.0.1:{port}")
+    assert "hunter2" not in message
 
 
 def test_service_demanding_a_client_certificate_through_a_proxy_names_the_service(

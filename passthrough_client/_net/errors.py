@@ -130,6 +130,10 @@ def translate(exc: BaseException, route: Route) -> APIConnectionError:
     if route.proxy and is_tls_failure(exc) and _on_proxy_hop(exc, route):
         step = f"TLS handshake with proxy {route.proxy}"
         return APIConnectionError(_tls_message(exc, step, route.proxy_trust, proxy_hop=True))
+    if _dropped_after_proxy_handshake(exc, route):
+        return APIConnectionError(
+            f"TLS handshake with proxy {route.proxy} failed: {_DROPPED_AFTER_HANDSHAKE}"
+        )
     if isinstance(exc, requests.exceptions.ProxyError) and route.proxy:
         return APIConnectionError(_proxy_message(exc, route))
     if is_tls_failure(exc):
@@ -166,6 +170,27 @@ def _on_proxy_hop(exc: BaseException, route: Route) -> bool:
     error = _find(exc, ssl.SSLError)
     frames = traceback.extract_tb(error.__traceback__) if error is not None else []
     return any(frame.name in ("_tunnel", "_connect_tls_proxy") for frame in frames)
+
+
+_DROPPED_AFTER_HANDSHAKE = (
+    "the proxy closed the connection right after the handshake, before answering CONNECT"
+    " (under TLS 1.3 this is how a proxy that requires a client certificate refuses it;"
+    " the client presents none to a proxy)"
+)
+
+
+def _dropped_after_proxy_handshake(exc: BaseException, route: Route) -> bool:
+    """A reset or broken pipe inside the CONNECT exchange with an HTTPS proxy.
+
+    Under TLS 1.3 the client's handshake is over before the proxy checks the client
+    certificate; the proxy's refusal then arrives as an alert (handled as a TLS failure)
+    or, when the connection is torn down first, as a reset while CONNECT is sent or read.
+    """
+    if not route.proxy or not route.proxy.lower().startswith("https:"):
+        return False
+    error = _find(exc, (ConnectionResetError, BrokenPipeError))
+    frames = traceback.extract_tb(error.__traceback__) if error is not None else []
+    return any(frame.name == "_tunnel" for frame in frames)
 
 
 def _interception_hint(exc: BaseException, route: Route) -> str:
