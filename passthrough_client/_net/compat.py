@@ -44,6 +44,8 @@ from typing import Any, Optional, Tuple, Type
 from urllib3 import exceptions as _u3
 from urllib3._version import __version__ as _URLLIB3_VERSION
 
+from .chunked import read_frames
+
 __all__ = [
     "NAME_RESOLUTION_ERRORS",
     "RESPONSE_OPTIONS",
@@ -94,7 +96,7 @@ def read_available(raw: Any, amount: int) -> bytes:
     with raw._error_catcher():  # urllib3's exceptions; gives the connection back at the end
         expected = fp.length  # None when chunked or close-delimited
         try:
-            data: bytes = fp.read1(amount)
+            data: bytes = read_frames(fp, amount) if fp.chunked else fp.read1(amount)
         except ValueError as exc:  # a negative chunk size passes http.client's own check
             raise http.client.IncompleteRead(b"") from exc
         if not data and expected:  # http.client ends a short body quietly
