@@ -350,3 +350,45 @@ def test_arbitrary_bytes_never_raise_and_decode_to_text(body: bytes, data: st.Da
         assert (str, str) == (type(event.event), type(event.data))
         assert event.id is None or isinstance(event.id, str)
         assert event.retry is None or isinstance(event.retry, int)
+
+
+DATA_TEXT = st.lists(
+    st.one_of(
+        st.text(st.characters(codec="utf-8", exclude_characters="\r\n"), max_size=8).map(
+            str.encode
+        ),
+        st.sampled_from([b"\xff", b"\xe2\x82", b"\xf0\x9f", b" ", b"data: ", b"[DONE]", b":"]),
+    ),
+    max_size=4,
+).map(b"".join)
+ODD = st.sampled_from([b"", b": ping\n\n", b"event: x\n", b"\n", b"data:x\r\n", b"id: 7\n", b"data: y"])
+
+
+@given(
+    events=st.lists(st.tuples(DATA_TEXT, ODD), min_size=1, max_size=12),
+    limit=st.sampled_from([None, 8, 64, 10**6]),
+)
+def test_reads_of_whole_data_events_match_byte_by_byte(
+    events: List[Tuple[bytes, bytes]], limit: Optional[int]
+) -> None:
+    """A read of whole ``data:`` events (the fast path) gives what feeding bytes one by one does.
+
+    The reads start after a first one, as in a stream; some reads mix in other lines,
+    unfinished events or CR line endings, which must not take the fast path.
+    """
+    reads = [b": start\n\n"] + [b"data: " + text + b"\n\n" + odd for text, odd in events]
+    reads.append(b"".join(b"data: " + text + b"\n\n" for text, _ in events))
+
+    def run(pieces: Iterable[bytes]) -> Tuple[List[Expected], bool]:
+        decoder = SSEDecoder(limit)
+        got: List[Expected] = []
+        try:
+            for piece in pieces:
+                got.extend(tuple(event) for event in decoder.feed(piece))  # type: ignore[misc]
+        except Exception as exc:  # the limit: both ways must fail alike
+            got.append((type(exc).__name__, "", None, None))
+        return got, decoder.pending
+
+    whole = run(reads)
+    by_byte = run(bytes([b]) for piece in reads for b in piece)
+    assert whole == by_byte
