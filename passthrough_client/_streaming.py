@@ -35,7 +35,6 @@ raises ``APITimeoutError``.
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import weakref
 from typing import Any, Callable, Generic, Optional, TypeVar, Union
@@ -48,6 +47,7 @@ from ._json_stream import JSONAccumulator
 from ._net.body import MAX_EVENT_BYTES, body_reader, transport_error
 from ._net.errors import Route, translate
 from ._responses import snippet
+from ._rules.jsontext import loads
 from ._rules.mask import NO_MASK, Masker
 from ._rules.sse import ServerSentEvent, SSEDecoder
 from ._send import Deadline, shutdown
@@ -284,7 +284,7 @@ class Stream(Generic[T]):
         if not data or data.isspace():  # ``data:`` with nothing: an event without data
             return None
         try:
-            payload = json.loads(data)
+            payload = loads(data)
         except (ValueError, RecursionError):
             raise self._failure(not_json(event)) from None
         if event.event == "error" or type(payload) is not dict or payload.get("error"):

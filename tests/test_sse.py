@@ -361,7 +361,9 @@ DATA_TEXT = st.lists(
     ),
     max_size=4,
 ).map(b"".join)
-ODD = st.sampled_from([b"", b": ping\n\n", b"event: x\n", b"\n", b"data:x\r\n", b"id: 7\n", b"data: y"])
+ODD = st.sampled_from(
+    [b"", b": ping\n\n", b"event: x\n", b"\n", b"data:x\r\n", b"id: 7\n", b"data: y"]
+)
 
 
 @given(

@@ -107,10 +107,31 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """Parse the next piece of the stream and return the events it completes."""
-        if chunk[:6] == b"data: " and chunk[-2:] == b"\n\n" and self._clean():
-            events = self._data_events(chunk)
-            if events is not None:
-                return events
+        if self._started and b"\r" not in chunk:
+            return self._feed_lf(chunk)
+        return self._feed(chunk)
+
+    def _feed_lf(self, chunk: bytes) -> list[ServerSentEvent]:
+        """Parse a read without CR: whole ``data:`` events in its middle take the fast path.
+
+        A read rarely starts or ends at an event's boundary: the general path finishes
+        the event begun by earlier reads (up to the first blank line) and keeps the
+        unfinished one at the end; the whole events between go to :meth:`_data_events`.
+        """
+        start = 0 if self._clean() else chunk.find(b"\n\n") + 2
+        end = chunk.rfind(b"\n\n") + 2
+        if end <= max(start, 1):  # no blank line, or none after the event in progress
+            return self._feed(chunk)
+        events = self._feed(chunk[:start]) if start else []
+        middle = chunk[start:end]
+        fast = self._data_events(middle) if middle[:6] == b"data: " else None
+        events += self._feed(middle) if fast is None else fast
+        if end < len(chunk):
+            events += self._feed(chunk[end:])
+        return events
+
+    def _feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        """The general path of :meth:`feed`: any bytes, any state."""
         chunk = self._strip_prefix(chunk)
         if not chunk:
             return []
@@ -149,15 +170,15 @@ class SSEDecoder:
         )
 
     def _data_events(self, chunk: bytes) -> Optional[list[ServerSentEvent]]:
-        """The events of a read made only of whole ``data: ...`` events, else ``None``.
+        """The events of ``chunk`` if it is only whole ``data: ...`` events, else ``None``.
 
-        The usual read of a stream: ``data: {...}`` and a blank line, once or many
-        times, LF only. Same result as the general path, at half its cost or less
-        (measured per event in reads of 35 events: 0.7 instead of 1.4 microseconds on
-        CPython 3.11, 0.7 instead of 2.4 on 3.9).
+        The usual shape of a stream: ``data: {...}`` and a blank line, once or many
+        times, LF only, read with nothing half-built. Same result as the general path,
+        at half its cost or less (measured per event in reads of 35 events: 0.7 instead
+        of 1.4 microseconds on CPython 3.11, 0.7 instead of 2.4 on 3.9).
         """
         limit = self._limit
-        if b"\r" in chunk or (limit is not None and len(chunk) > limit):
+        if not self._clean() or b"\r" in chunk or (limit is not None and len(chunk) > limit):
             return None  # the general path checks each line against the limit
         text = chunk[6:-2].decode("utf-8", "replace")  # ASCII separators: same as per part
         datas = text.split("\n\ndata: ")
