@@ -57,7 +57,7 @@ def read_frames(fp: Any, amount: int) -> bytes:
             pos = stop
             break
         pos, left = stop + 2, None  # the frame and its CRLF are in hand
-    if not pieces:
+    if not size:  # nothing, or only a size line whose data has not arrived
         return fp.read1(amount)  # type: ignore[no-any-return]
     fp.fp.read(pos)  # consume what was parsed: from the buffer, no socket read
     fp.chunk_left = left
