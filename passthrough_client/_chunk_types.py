@@ -27,7 +27,7 @@ from ._wire import (
     Wire,
     as_object,
     check_strs,
-    read_head,
+    read_created,
     read_index,
     read_items,
     read_str,
@@ -106,6 +106,7 @@ class ChoiceDelta(Wire):
 
 
 _DELTA_SLOTS = slot_setters(ChoiceDelta, "role", "content", "tool_calls", "refusal", "_raw")
+_delta = ChoiceDelta.from_dict  # bound once: a stream calls it for every chunk
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -131,7 +132,7 @@ class ChunkChoice(Wire):
         self = cls.__new__(cls)
         set_index, set_delta, set_finish_reason, set_logprobs, set_raw = _CHOICE_SLOTS
         set_index(self, index)
-        set_delta(self, ChoiceDelta() if delta is None else ChoiceDelta.from_dict(delta))
+        set_delta(self, ChoiceDelta() if delta is None else _delta(delta))
         set_finish_reason(self, finish_reason)
         set_logprobs(self, get("logprobs"))
         set_raw(self, d)
@@ -139,6 +140,7 @@ class ChunkChoice(Wire):
 
 
 _CHOICE_SLOTS = slot_setters(ChunkChoice, "index", "delta", "finish_reason", "logprobs", "_raw")
+_choice = ChunkChoice.from_dict  # bound once: a stream calls it for every chunk
 
 
 def _choice_lines(choice: ChunkChoice) -> List[str]:
@@ -169,14 +171,22 @@ class ChatCompletionChunk(Wire):
         # Streaming hot path: see the module docstring.
         d: Dict[str, Any] = data if type(data) is dict else as_object(data, "ChatCompletionChunk")
         get = d.get
-        id_, object_, created, model = read_head(d)
+        id_, object_, created, model = get("id"), get("object"), get("created"), get("model")
         choices, usage, fingerprint = get("choices"), get("usage"), get("system_fingerprint")
+        kinds = STR_OR_NONE
+        if (
+            type(id_) not in kinds
+            or type(object_) not in kinds
+            or type(model) not in kinds
+            or type(fingerprint) not in kinds
+        ):
+            check_strs(d, "id", "object", "model", "system_fingerprint")
+        if created is not None and type(created) is not int:
+            created = read_created(d)
         if type(choices) is list and len(choices) == 1:
-            choices = (ChunkChoice.from_dict(choices[0]),)
+            choices = (_choice(choices[0]),)
         else:
-            choices = read_items(d, "choices", ChunkChoice.from_dict) or ()
-        if type(fingerprint) not in STR_OR_NONE:
-            read_str(d, "system_fingerprint")
+            choices = read_items(d, "choices", _choice) or ()
         if usage is not None:
             usage = Usage.from_dict(usage)
         self = cls.__new__(cls)

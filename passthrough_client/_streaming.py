@@ -47,14 +47,14 @@ from ._json_stream import JSONAccumulator
 from ._net.body import MAX_EVENT_BYTES, body_reader, transport_error
 from ._net.errors import Route, translate
 from ._responses import snippet
-from ._rules.jsontext import loads
 from ._rules.mask import NO_MASK, Masker
 from ._rules.sse import ServerSentEvent, SSEDecoder
 from ._send import Deadline, shutdown
 from ._stream_clock import StreamClock, socket_of
 from ._stream_end import drain as drain_body
 from ._stream_end import framed
-from ._stream_errors import bad_event, error_message, json_or_none, not_json
+from ._stream_errors import error_message, json_or_none
+from ._stream_events import Then, build_chunks
 from .exceptions import APIConnectionError, InvalidResponseError, PassthroughError, StreamError
 from .types import ChatCompletion, ChatCompletionChunk, Completion
 
@@ -105,8 +105,12 @@ class Stream(Generic[T]):
         self._route = route
         self._deadline = deadline
         self._decoder = SSEDecoder(max_event_bytes)
-        self._events: list[ServerSentEvent] = []
-        self._next = 0  # index of the next event of _events to handle
+        # The chunks of the last read, handed out one by one (see _build); then what
+        # ended the read's events, if anything: [DONE] or an error to raise.
+        self._chunks: list[T] = []
+        self._next = 0  # index of the next chunk of _chunks to hand out
+        self._settled = 0  # chunks of _chunks before this one are in the accumulator
+        self._then: Optional[Then] = None
         self._eof = False
         self._head: Optional[bytearray] = bytearray()  # the body, until an event arrives
         self._accumulator: Union[ChatAccumulator, CompletionAccumulator] = (
@@ -131,14 +135,22 @@ class Stream(Generic[T]):
         return self
 
     def __next__(self) -> T:
+        i = self._next
+        if i < len(self._chunks):  # the usual case: a chunk of the last read
+            self._next = i + 1
+            return self._chunks[i]
+        return self._advance()
+
+    def _advance(self) -> T:
+        """Read on until a chunk is ready, or the stream ends (``StopIteration``) or fails."""
         try:
             while True:
                 i = self._next
-                if i < len(self._events):
+                if i < len(self._chunks):
                     self._next = i + 1
-                    chunk = self._handle(self._events[i])
-                    if chunk is not None:
-                        return chunk
+                    return self._chunks[i]
+                if self._then is not None:
+                    self._take_then()
                 elif self._done:
                     if self._interrupted:
                         raise APIConnectionError(
@@ -198,6 +210,7 @@ class Stream(Generic[T]):
             raise TypeError(JSONAccumulator.WHY)
         for _ in self:
             pass
+        self._settle()
         return attach(self._accumulator.result(), self.http)
 
     # ------------------------------------------------------------ reading
@@ -218,16 +231,18 @@ class Stream(Generic[T]):
             raise self._failure(self._broken(exc)) from exc
         if self._done:
             return
-        self._next = 0
         if data:
-            self._events = events = self._decoder.feed(data)
+            events = self._decoder.feed(data)
             if self._head is not None:
                 self._keep(data, events)
             if clock is not None and clock.after_read(events):
                 raise self._failure(clock.error())
         else:
             self._eof = True
-            self._events = self._at_eof()
+            events = self._at_eof()
+        self._settle()
+        self._chunks, self._then = build_chunks(events, self._parse)
+        self._next = self._settled = 0
 
     def _keep(self, data: bytes, events: list[ServerSentEvent]) -> None:
         """Remember the start of a body that has produced no event yet."""
@@ -276,26 +291,26 @@ class Stream(Generic[T]):
 
     # ------------------------------------------------------------ events
 
-    def _handle(self, event: ServerSentEvent) -> Optional[T]:
-        data = event.data
-        if data == "[DONE]":
+    def _take_then(self) -> None:
+        """Act on what ended the last read's chunks: finish at [DONE], or raise."""
+        then, self._then = self._then, None
+        assert then is not None
+        if then.error is None:
             self._finish(drain=True)
-            return None
-        if not data or data.isspace():  # ``data:`` with nothing: an event without data
-            return None
-        try:
-            payload = loads(data)
-        except (ValueError, RecursionError):
-            raise self._failure(not_json(event)) from None
-        if event.event == "error" or type(payload) is not dict or payload.get("error"):
-            raise self._failure(bad_event(event, payload))
-        try:
-            chunk = self._parse(payload)
-        except InvalidResponseError:
+        elif then.mask:
+            raise self._failure(then.error)
+        else:
             self._fail()
-            raise
-        self._accumulator.add(chunk)  # type: ignore[arg-type]
-        return chunk
+            raise then.error
+
+    def _settle(self) -> None:
+        """Add the chunks handed out since the last call to the accumulator."""
+        end = self._next
+        if end > self._settled:
+            add = self._accumulator.add
+            for chunk in self._chunks[self._settled : end]:
+                add(chunk)  # type: ignore[arg-type]
+            self._settled = end
 
     # ------------------------------------------------------------ the end
 
@@ -320,7 +335,9 @@ class Stream(Generic[T]):
         """Mark the stream done and disarm the deadline; False if the deadline fired."""
         with self._lock:
             self._done = True
-            self._events = []
+            self._settle()  # collect() after close() still holds the chunks handed out
+            self._chunks = []
+            self._then = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

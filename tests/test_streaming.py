@@ -107,6 +107,19 @@ def test_collect_includes_chunks_already_iterated(client: PassthroughClient) -> 
     assert stream.collect().choices[0].message.content == "the quick brown fox"
 
 
+def test_collect_after_close_holds_exactly_the_chunks_iterated(client: PassthroughClient) -> None:
+    """Chunks read from the network but not handed out yet are not in collect() after close().
+
+    One read brings every chunk of this reply; only the two taken by ``next()`` count.
+    """
+    stream = chat_stream(client)
+    taken = [next(stream).choices[0].delta.content for _ in range(2)]
+    stream.close()
+    content = stream.collect().choices[0].message.content
+    assert content == "".join(piece or "" for piece in taken)
+    assert content != "the quick brown fox"
+
+
 def test_collect_merges_tool_call_deltas_by_index(
     client: PassthroughClient, upstream: FakeUpstream
 ) -> None:
