@@ -1,0 +1,51 @@
+"""The per-call send path's shortcuts send exactly what the plain path would.
+
+- The request head and a small body go out in one send on urllib3 1.26 (where
+  ``http.client`` would send them apart); a large body still goes out on its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List
+
+from passthrough_client._net.adapter import _HTTPConnection
+from passthrough_client._net.compat import URLLIB3_MAJOR
+from passthrough_client._net.conn_hooks import MERGED_BODY_LIMIT
+
+
+class _Recording(_HTTPConnection):
+    """A connection that records what it would send (no socket at all)."""
+
+    def __init__(self) -> None:
+        super().__init__("service.invalid", 80)
+        self.sent: List[bytes] = []
+
+    def send(self, data: Any) -> None:
+        self.sent.append(bytes(data))
+
+
+def _post(body: bytes) -> List[bytes]:
+    conn = _Recording()
+    headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+    conn.request("POST", "/v1/chat/completions", body=body, headers=headers)
+    return conn.sent
+
+
+def test_head_and_a_small_body_are_sent_whole_and_together_on_urllib3_1() -> None:
+    body = b'{"model":"m","messages":[]}'
+    sent = _post(body)
+    wire = b"".join(sent)
+    assert wire.startswith(b"POST /v1/chat/completions HTTP/1.1\r\n")
+    assert wire.endswith(b"\r\n\r\n" + body)
+    assert b"\r\nContent-Length: 27\r\n" in wire
+    assert wire.count(body) == 1
+    if URLLIB3_MAJOR < 2:  # urllib3 2.x sends the body itself, after the head
+        assert len(sent) == 1
+
+
+def test_a_large_body_is_sent_after_the_head() -> None:
+    body = b"x" * (MERGED_BODY_LIMIT + 1)
+    sent = _post(body)
+    assert len(sent) >= 2
+    assert sent[0].endswith(b"\r\n\r\n") and body not in sent[0]
+    assert b"".join(sent[1:]) == body
