@@ -2,15 +2,21 @@
 
 - The request head and a small body go out in one send on urllib3 1.26 (where
   ``http.client`` would send them apart); a large body still goes out on its own.
+- A transport remembers what requests made of each URL it prepared: the same URL the
+  second time, an invalid URL refused every time, never more than a bounded number.
 """
 
 from __future__ import annotations
 
 from typing import Any, List
 
+import pytest
+import requests
+
 from passthrough_client._net.adapter import _HTTPConnection
 from passthrough_client._net.compat import URLLIB3_MAJOR
 from passthrough_client._net.conn_hooks import MERGED_BODY_LIMIT
+from passthrough_client._net.transport import PREPARED_URLS, Outgoing, _prepare
 
 
 class _Recording(_HTTPConnection):
@@ -49,3 +55,43 @@ def test_a_large_body_is_sent_after_the_head() -> None:
     assert len(sent) >= 2
     assert sent[0].endswith(b"\r\n\r\n") and body not in sent[0]
     assert b"".join(sent[1:]) == body
+
+
+def _outgoing(url: str) -> Outgoing:
+    return Outgoing(method="POST", url=url, headers={})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/v1/chat/completions",
+        "https://Bücher.example/v1/a b?q=ü&x=%41",
+        "http://[::1]:8080/v1/../v1/models",
+    ],
+)
+def test_a_remembered_url_is_what_requests_makes_of_it(url: str) -> None:
+    expected = requests.PreparedRequest()
+    expected.prepare_url(url, None)
+    urls: dict[str, str] = {}
+    first = _prepare(_outgoing(url), urls)
+    second = _prepare(_outgoing(url), urls)
+    assert first.url == second.url == expected.url
+    assert urls == {url: expected.url}
+    assert second.method == "POST"
+
+
+def test_an_invalid_url_is_refused_every_time_and_not_remembered() -> None:
+    urls: dict[str, str] = {}
+    for _ in range(2):
+        with pytest.raises(requests.RequestException):
+            _prepare(_outgoing("http://"), urls)
+    assert urls == {}
+
+
+def test_remembered_urls_are_bounded() -> None:
+    urls: dict[str, str] = {}
+    for i in range(PREPARED_URLS * 3):
+        _prepare(_outgoing(f"http://127.0.0.1:8000/v1/route{i}"), urls)
+        assert len(urls) <= PREPARED_URLS
+    last = "http://127.0.0.1:8000/v1/route" + str(PREPARED_URLS * 3 - 1)
+    assert urls[last] == last
