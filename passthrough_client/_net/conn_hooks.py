@@ -75,8 +75,8 @@ class CallHooks:
         # one GIL release less per call for threads sharing a client, and one segment
         # on the wire. urllib3 2.x sends the body itself: message_body is None there.
         # measured (strace, Python 3.9, urllib3 1.26): 3 polls and 1 send per chat()
-        # instead of 4 and 2; 16 threads sharing a client: median 1084 instead of 997
-        # calls/s (6 alternating runs on a busy 2-core machine).
+        # instead of 4 and 2; 16 threads sharing a client: +1% and +9% calls/s in two
+        # sets of alternating runs (medians; a busy 2-core machine, noisy).
         if (
             type(message_body) is bytes
             and not encode_chunked
