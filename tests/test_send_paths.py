@@ -4,15 +4,20 @@
   ``http.client`` would send them apart); a large body still goes out on its own.
 - A transport remembers what requests made of each URL it prepared: the same URL the
   second time, an invalid URL refused every time, never more than a bounded number.
+- The adapter finds a direct URL's pool as requests < 2.32 does, from the host, port
+  and scheme it remembered (a cleared pool is found anew); a proxied URL is requests'.
 """
 
 from __future__ import annotations
 
-from typing import Any, List
+import warnings
+from typing import Any, Iterator, List
+from urllib.parse import urlparse
 
 import pytest
 import requests
 
+from passthrough_client import PassthroughClient
 from passthrough_client._net.adapter import _HTTPConnection
 from passthrough_client._net.compat import URLLIB3_MAJOR
 from passthrough_client._net.conn_hooks import MERGED_BODY_LIMIT
@@ -95,3 +100,52 @@ def test_remembered_urls_are_bounded() -> None:
         assert len(urls) <= PREPARED_URLS
     last = "http://127.0.0.1:8000/v1/route" + str(PREPARED_URLS * 3 - 1)
     assert urls[last] == last
+
+
+@pytest.fixture(name="adapter")
+def fixture_adapter() -> Iterator[Any]:
+    client = PassthroughClient(base_url="http://127.0.0.1:9", environ={})
+    yield client._transport._adapter
+    client.close()
+
+
+DIRECT_URLS = [
+    "http://127.0.0.1:8000/v1/chat/completions",
+    "HTTP://Example.COM/v1/models",
+    "https://example.com:443/v1/embeddings?x=1",
+    "http://[::1]:8080/v1/models",
+]
+
+
+def test_a_direct_url_gets_the_pool_requests_would_find(adapter: Any) -> None:
+    # requests < 2.32 calls get_connection; what its no-proxy branch does, and again
+    # from what the adapter remembered.
+    for url in DIRECT_URLS * 2:
+        expected = adapter.poolmanager.connection_from_url(urlparse(url).geturl())
+        assert adapter.get_connection(url, {}) is expected
+        assert adapter.get_connection(url) is expected
+
+
+def test_a_remembered_host_still_finds_a_new_pool_after_a_clear(adapter: Any) -> None:
+    url = DIRECT_URLS[0]
+    first = adapter.get_connection(url, {})
+    adapter.poolmanager.clear()
+    second = adapter.get_connection(url, {})
+    assert second is not first
+    assert second is adapter.poolmanager.connection_from_url(url)
+
+
+def test_a_proxied_url_gets_the_proxy_managers_pool(adapter: Any) -> None:
+    proxies = {"http": "http://127.0.0.1:3128"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # get_connection on requests 2.32+
+        pool = adapter.get_connection(DIRECT_URLS[0], proxies)
+    manager = adapter.proxy_manager_for("http://127.0.0.1:3128")
+    assert pool is manager.connection_from_url(DIRECT_URLS[0])
+    assert pool is not adapter.poolmanager.connection_from_url(DIRECT_URLS[0])
+
+
+def test_remembered_hosts_are_bounded(adapter: Any) -> None:
+    for i in range(200):
+        adapter.get_connection(f"http://127.0.0.1:8000/v1/route{i}", {})
+        assert len(adapter._pool_hosts) <= 64
