@@ -10,7 +10,6 @@ decorated class itself. The HTML form is a small table whose every value is esca
 
 from __future__ import annotations
 
-import html
 from typing import Any, List, Optional, Sequence, Tuple, TypeVar
 
 __all__ = ["Rows", "displayed", "html_table", "repr_html", "repr_pretty", "shown"]
@@ -31,6 +30,8 @@ def shown(text: Optional[str]) -> str:
 
 def html_table(title: str, rows: Sequence[Tuple[str, str]]) -> str:
     """An HTML table with ``title`` as its caption and one row per ``(label, value)``."""
+    import html  # imported on use (about 2 ms at import): only notebooks display tables
+
     escape = html.escape
     body = "".join(
         f'<tr><th style="text-align:left">{escape(label)}</th>{_CELL}{escape(value)}</td></tr>'

@@ -7,7 +7,6 @@ HTML error page (from a proxy or gateway) is shown by its title, not its markup.
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from typing import Any, Mapping, Optional
@@ -71,6 +70,8 @@ def html_message(text: str, masker: Masker = NO_MASK, limit: int = SNIPPET) -> s
     """An HTML page's ``<title>`` (unescaped, whitespace collapsed, masked) plus
     :data:`HTML_SUFFIX`, at most ``limit`` characters: the title is shortened so the
     suffix always stays. Without a title, a short generic text with the suffix."""
+    import html  # imported on use (about 2 ms): only error pages need it
+
     found = _TITLE.search(text[:65536])
     title = " ".join(html.unescape(found.group(1)).split()) if found else ""
     title = masker(title) or "an error page without a title"

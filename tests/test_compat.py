@@ -18,7 +18,12 @@ import urllib3
 from netutil import Pki
 from urllib3.exceptions import ProtocolError
 
-from passthrough_client._net.compat import read_available, read_decoded, shutdown_response
+from passthrough_client._net.compat import (
+    read_available,
+    read_decoded,
+    read_rest,
+    shutdown_response,
+)
 from passthrough_client.testing import FakeUpstream, Reply
 
 WAIT = 5.0  # bound on every wait in these tests
@@ -135,6 +140,57 @@ def test_body_cut_short_of_its_content_length_is_an_error(pool: urllib3.PoolMana
     finally:
         server.stop()
     assert first == b"hello"
+
+
+def test_read_rest_reads_a_content_length_body_whole_as_it_arrives(
+    pool: urllib3.PoolManager,
+) -> None:
+    """The whole body in one read, also when it arrives in two parts; then the end."""
+    release = threading.Event()
+    server = ScriptedServer([HEADS["content-length"] + b"hello", release, b"world"])
+    timer = threading.Timer(0.1, release.set)
+    try:
+        raw = _open(pool, server.url)
+        timer.start()
+        whole = read_rest(raw, 10)
+        end = read_available(raw, 65536)
+    finally:
+        timer.cancel()
+        server.stop()
+    assert (whole, end, raw.isclosed()) == (b"helloworld", b"", True)
+
+
+@pytest.mark.parametrize("framing", ["chunked", "close-delimited", "larger"])
+def test_read_rest_leaves_an_unknown_or_larger_length_alone(
+    pool: urllib3.PoolManager, framing: str
+) -> None:
+    """Chunked, close-delimited and longer-than-``most`` bodies: ``None``, nothing read."""
+    head = HEADS["content-length" if framing == "larger" else framing]
+    body = FIRST.get(framing, b"hello") + REST.get(framing, b"world")
+    server = ScriptedServer([head + body])
+    try:
+        raw = _open(pool, server.url)
+        skipped = read_rest(raw, 9)
+        rest = b""
+        while True:
+            data = read_available(raw, 65536)
+            if not data:
+                break
+            rest += data
+    finally:
+        server.stop()
+    assert (skipped, rest) == (None, b"helloworld")
+
+
+def test_read_rest_of_a_body_cut_short_is_an_error(pool: urllib3.PoolManager) -> None:
+    """A close before ``Content-Length`` bytes raises ProtocolError, as read_available does."""
+    server = ScriptedServer([HEADS["content-length"] + b"hello"])
+    try:
+        raw = _open(pool, server.url)
+        with pytest.raises(ProtocolError, match="IncompleteRead"):
+            read_rest(raw, 10)
+    finally:
+        server.stop()
 
 
 def test_read_available_does_not_decode_and_read_decoded_does(

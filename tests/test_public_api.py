@@ -246,3 +246,23 @@ def test_cattrs_is_imported_only_to_load_a_configuration() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.split() == ["False", "True"]
+
+
+def test_html_and_uuid_are_imported_only_on_use() -> None:
+    # Import time (DESIGN section 9): only error pages, notebooks and batch runs need them.
+    code = (
+        "import sys, passthrough_client as p\n"
+        "print(sorted(m for m in ('html', 'uuid') if m in sys.modules))\n"
+        "from passthrough_client._responses import html_message\n"
+        "from passthrough_client._batch_lines import _line\n"
+        "print(html_message('<title>A &amp; B</title>'), _line('c', None, None)[:18])\n"
+        "print(sorted(m for m in ('html', 'uuid') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    lines = done.stdout.splitlines()
+    assert lines[0] == "[]"
+    assert lines[1].startswith("A & B (HTML page")
+    assert '{"id": "batch_req_' in lines[1] or '{"id":"batch_req_' in lines[1]
+    assert lines[2] == "['html', 'uuid']"

@@ -10,6 +10,8 @@ does about it:
   removes the chunked framing and returns whatever has arrived:
   :func:`read_available` reads through it, under urllib3's own ``_error_catcher`` so
   failures surface as urllib3's exceptions on every version.
+  :func:`read_rest` reads a whole ``Content-Length`` body the same way, in one read
+  (Python 3.9's ``http.client`` would read it in pieces and join them).
 - **Unblocking a read from another thread.** ``HTTPResponse.shutdown()`` exists only in
   urllib3 >= 2.3 (and ``SSLSocket.shutdown`` drops the TLS object under a reading
   thread). :func:`shutdown_response` shuts the plain socket down, on every version.
@@ -56,6 +58,7 @@ __all__ = [
     "proxy_hop_error",
     "read_available",
     "read_decoded",
+    "read_rest",
     "shutdown_response",
 ]
 
@@ -103,6 +106,30 @@ def read_available(raw: Any, amount: int) -> bytes:
             raise http.client.IncompleteRead(b"", expected)
         if fp.length == 0:  # Python < 3.12 leaves a finished body open
             fp.close()
+    return data
+
+
+def read_rest(raw: Any, most: int) -> Optional[bytes]:
+    """The rest of a ``Content-Length`` body of at most ``most`` bytes, in one read.
+
+    ``None`` (nothing read) when the length is unknown (chunked, close-delimited),
+    larger than ``most``, or nothing is left. The bytes are read straight into one
+    object of the declared size (``BufferedReader.read``), not in pieces to be joined:
+    Python 3.9's ``http.client`` reads in 1 MiB pieces and joins them, 3.10+ reads at
+    once; read directly here on every version. Undecoded, like :func:`read_available`;
+    a body cut short raises urllib3's ``ProtocolError``, a timeout ``ReadTimeoutError``.
+    """
+    fp: Any = getattr(raw, "_fp", None)
+    reader = getattr(fp, "fp", None)
+    if reader is None or fp.chunked or not fp.length or fp.length > most:
+        return None
+    with raw._error_catcher():  # urllib3's exceptions; gives the connection back at the end
+        expected = fp.length
+        data: bytes = reader.read(expected)  # short only at the end of the stream
+        fp.length = expected - len(data)
+        if fp.length:  # as read_available reports a short body
+            raise http.client.IncompleteRead(b"", fp.length)
+        fp.close()  # Python < 3.12 leaves a finished body open
     return data
 
 

@@ -3,6 +3,8 @@
 - Every socket a connection opens, and a pooled connection's socket when it is reused,
   is handed to the running call's watchdog (:mod:`._watchdog`), so the call's deadline
   can end a stalled connect, upload or response head.
+- The request head and a body of up to :data:`MERGED_BODY_LIMIT` bytes go out in one
+  send (``http.client`` sends them separately when urllib3 1.26 hands it the body).
 - Interim responses (``100 Continue``, ``102 Processing``, ``103 Early Hints``, any
   other ``1xx`` but ``101``) are skipped, as RFC 9110 says: ``http.client`` skips only
   ``100`` and would hand out a ``103`` as the answer (with an empty body), leaving the
@@ -17,8 +19,11 @@ from typing import Any
 
 from . import watchdog as _watchdog
 
-__all__ = ["CallHooks", "FinalResponse"]
+__all__ = ["MERGED_BODY_LIMIT", "CallHooks", "FinalResponse"]
 
+#: The largest body sent in one piece with the request head (copying it costs less than
+#: the send it saves).
+MERGED_BODY_LIMIT = 65536
 MAX_INTERIM = 32  # interim responses skipped before the answer must come
 _MAX_LINE = 65536
 _MAX_HEADERS = 100
@@ -52,6 +57,8 @@ class CallHooks:
 
     response_class: type[http.client.HTTPResponse] = FinalResponse
     sock: Any
+    _buffer: list[bytes]  # http.client's request head, line by line
+    send: Any
 
     def _new_conn(self) -> socket.socket:
         sock: socket.socket = super()._new_conn()  # type: ignore[misc]
@@ -61,3 +68,23 @@ class CallHooks:
     def request(self, *args: Any, **kwargs: Any) -> Any:
         _watchdog.register(self.sock)  # a reused connection: the call now waits on it
         return super().request(*args, **kwargs)  # type: ignore[misc]
+
+    def _send_output(self, message_body: Any = None, encode_chunked: bool = False) -> None:
+        # One send for head and body instead of two: one syscall less per call, and on a
+        # socket with a timeout one poll less too (CPython polls before every send), so
+        # one GIL release less per call for threads sharing a client, and one segment
+        # on the wire. urllib3 2.x sends the body itself: message_body is None there.
+        # measured (strace, Python 3.9, urllib3 1.26): 3 polls and 1 send per chat()
+        # instead of 4 and 2; 16 threads sharing a client: +1% and +9% calls/s in two
+        # sets of alternating runs (medians; a busy 2-core machine, noisy).
+        if (
+            type(message_body) is bytes
+            and not encode_chunked
+            and len(message_body) <= MERGED_BODY_LIMIT
+        ):
+            self._buffer.extend((b"", message_body))  # head, blank line, body
+            message = b"\r\n".join(self._buffer)
+            del self._buffer[:]
+            self.send(message)
+            return
+        super()._send_output(message_body, encode_chunked)  # type: ignore[misc]

@@ -106,8 +106,14 @@ def _importtime(module: str) -> List[Tuple[int, int, str]]:
     Modules imported at interpreter start (``site``, an editable install's finder)
     are left out: only the subtree printed before ``module``'s own line is kept.
     """
+    # Write the .pyc files first (importing does not under PYTHONDONTWRITEBYTECODE=1).
+    compile_code = (
+        "import compileall, importlib.util; "
+        f"spec = importlib.util.find_spec({module!r}); "
+        "compileall.compile_dir(spec.submodule_search_locations[0], quiet=1)"
+    )
+    subprocess.run([sys.executable, "-c", compile_code], capture_output=True, check=True)
     cmd = [sys.executable, "-X", "importtime", "-c", f"import {module}"]
-    subprocess.run(cmd, capture_output=True, check=True)  # write the .pyc files first
     err = subprocess.run(cmd, capture_output=True, text=True, check=True).stderr
     rows = []
     for line in err.splitlines():
