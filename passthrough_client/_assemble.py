@@ -24,7 +24,7 @@ may be called at any time (it does not consume the state). The rules (DESIGN.md 
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Union
+from typing import Dict, Iterable, List, Optional, Union
 
 from .types import (
     ChatCompletion,
@@ -231,17 +231,21 @@ class ChatAccumulator:
 
     def add(self, chunk: ChatCompletionChunk) -> None:
         """Take in one chunk (its choices, if any, and its header fields and usage)."""
-        header = self._header
-        if not header.complete:
-            header.add(chunk)
-        elif chunk.usage is not None:
-            header.usage = chunk.usage
-        choices = self._choices
-        for choice in chunk.choices:
-            parts = choices.get(choice.index)
-            if parts is None:
-                parts = choices[choice.index] = _ChatChoiceParts()
-            parts.add(choice)
+        self.add_all((chunk,))
+
+    def add_all(self, chunks: Iterable[ChatCompletionChunk]) -> None:
+        """Take in chunks, in order: :meth:`add` for each, in one call."""
+        header, choices = self._header, self._choices
+        for chunk in chunks:
+            if not header.complete:
+                header.add(chunk)
+            elif chunk.usage is not None:
+                header.usage = chunk.usage
+            for choice in chunk.choices:
+                parts = choices.get(choice.index)
+                if parts is None:
+                    parts = choices[choice.index] = _ChatChoiceParts()
+                parts.add(choice)
 
     def result(self) -> ChatCompletion:
         """Return the ``ChatCompletion`` assembled from the chunks added so far."""
@@ -279,6 +283,11 @@ class CompletionAccumulator:
             if parts is None:
                 parts = self._choices[choice.index] = _TextChoiceParts()
             parts.add(choice)
+
+    def add_all(self, chunks: Iterable[Completion]) -> None:
+        """Take in streamed completions, in order: :meth:`add` for each."""
+        for chunk in chunks:
+            self.add(chunk)
 
     def result(self) -> Completion:
         """Return the ``Completion`` assembled from the chunks added so far."""

@@ -29,6 +29,9 @@ class JSONAccumulator(CompletionAccumulator):
     def add(self, chunk: Any) -> None:
         """Ignore ``chunk``."""
 
+    def add_all(self, chunks: Any) -> None:
+        """Ignore ``chunks``."""
+
     def result(self) -> NoReturn:
         """Raise ``TypeError``: there is nothing to assemble."""
         raise TypeError(self.WHY)

@@ -307,9 +307,7 @@ class Stream(Generic[T]):
         """Add the chunks handed out since the last call to the accumulator."""
         end = self._next
         if end > self._settled:
-            add = self._accumulator.add
-            for chunk in self._chunks[self._settled : end]:
-                add(chunk)  # type: ignore[arg-type]
+            self._accumulator.add_all(self._chunks[self._settled : end])  # type: ignore[arg-type]
             self._settled = end
 
     # ------------------------------------------------------------ the end
