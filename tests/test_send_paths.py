@@ -1,7 +1,8 @@
 """The per-call send path's shortcuts send exactly what the plain path would.
 
-- The request head and a small body go out in one send on urllib3 1.26 (where
-  ``http.client`` would send them apart); a large body still goes out on its own.
+- The request head and a small body go out in one send (``http.client`` would send
+  them apart on urllib3 1.26, urllib3 2.x sends the body itself); a large body still
+  goes out on its own.
 - A transport remembers what requests made of each URL it prepared: the same URL the
   second time, an invalid URL refused every time, never more than a bounded number.
 - The adapter finds a direct URL's pool as requests < 2.32 does, from the host, port
@@ -10,6 +11,7 @@
 
 from __future__ import annotations
 
+import socket
 import warnings
 from typing import Any, Iterator, List
 from urllib.parse import urlparse
@@ -19,30 +21,42 @@ import requests
 
 from passthrough_client import PassthroughClient
 from passthrough_client._net.adapter import _HTTPConnection
-from passthrough_client._net.compat import URLLIB3_MAJOR
 from passthrough_client._net.conn_hooks import MERGED_BODY_LIMIT
 from passthrough_client._net.transport import PREPARED_URLS, Outgoing, _prepare
 
 
-class _Recording(_HTTPConnection):
-    """A connection that records what it would send (no socket at all)."""
+class _Socket(socket.socket):
+    """One end of a socket pair that records each ``sendall``."""
 
-    def __init__(self) -> None:
-        super().__init__("service.invalid", 80)
-        self.sent: List[bytes] = []
+    sent: List[bytes]
 
-    def send(self, data: Any) -> None:
+    def sendall(self, data: Any, *args: Any) -> None:
         self.sent.append(bytes(data))
+        super().sendall(data, *args)
 
 
 def _post(body: bytes) -> List[bytes]:
-    conn = _Recording()
-    headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
-    conn.request("POST", "/v1/chat/completions", body=body, headers=headers)
-    return conn.sent
+    """The sends one request makes, over a socket pair (no server, no name lookup)."""
+    near, far = socket.socketpair()
+    sock = _Socket(fileno=near.detach())
+    sock.sent = []
+    try:
+        conn = _HTTPConnection("service.invalid", 80)
+        conn.sock = sock
+        headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+        conn.request("POST", "/v1/chat/completions", body=body, headers=headers)
+        far.settimeout(5)
+        wire = b""
+        while len(wire) < sum(map(len, sock.sent)):
+            wire += far.recv(1 << 20)
+        assert wire == b"".join(sock.sent)  # what was sent is what arrived
+        return sock.sent
+    finally:
+        sock.close()
+        far.close()
 
 
-def test_head_and_a_small_body_are_sent_whole_and_together_on_urllib3_1() -> None:
+def test_head_and_a_small_body_are_sent_whole_and_together() -> None:
     body = b'{"model":"m","messages":[]}'
     sent = _post(body)
     wire = b"".join(sent)
@@ -50,8 +64,7 @@ def test_head_and_a_small_body_are_sent_whole_and_together_on_urllib3_1() -> Non
     assert wire.endswith(b"\r\n\r\n" + body)
     assert b"\r\nContent-Length: 27\r\n" in wire
     assert wire.count(body) == 1
-    if URLLIB3_MAJOR < 2:  # urllib3 2.x sends the body itself, after the head
-        assert len(sent) == 1
+    assert len(sent) == 1
 
 
 def test_a_large_body_is_sent_after_the_head() -> None:
