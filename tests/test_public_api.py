@@ -233,6 +233,14 @@ def test_metadata_types_are_exported_from_types_too(name: str) -> None:
     assert getattr(types_module, name) is getattr(passthrough_client, name)
 
 
+def _python(code: str) -> str:
+    """The standard output of ``python -c code`` in a fresh interpreter."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    return done.stdout
+
+
 def test_cattrs_is_imported_only_to_load_a_configuration() -> None:
     # Import time (DESIGN section 9): a client built from keywords never pays for cattrs.
     code = (
@@ -242,10 +250,7 @@ def test_cattrs_is_imported_only_to_load_a_configuration() -> None:
         "p.load_config({'base_url': 'http://127.0.0.1:9'})\n"
         "print('cattrs' in sys.modules)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert done.stdout.split() == ["False", "True"]
+    assert _python(code).split() == ["False", "True"]
 
 
 def test_html_and_uuid_are_imported_only_on_use() -> None:
@@ -258,10 +263,7 @@ def test_html_and_uuid_are_imported_only_on_use() -> None:
         "print(html_message('<title>A &amp; B</title>'), _line('c', None, None)[:18])\n"
         "print(sorted(m for m in ('html', 'uuid') if m in sys.modules))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    lines = done.stdout.splitlines()
+    lines = _python(code).splitlines()
     assert lines[0] == "[]"
     assert lines[1].startswith("A & B (HTML page")
     assert '{"id": "batch_req_' in lines[1] or '{"id":"batch_req_' in lines[1]
