@@ -105,7 +105,7 @@ class Stream(Generic[T]):
         self._route = route
         self._deadline = deadline
         self._decoder = SSEDecoder(max_event_bytes)
-        # The chunks of the last read, handed out one by one (see _build); then what
+        # The chunks of the last read, handed out one by one (see build_chunks); then what
         # ended the read's events, if anything: [DONE] or an error to raise.
         self._chunks: list[T] = []
         self._next = 0  # index of the next chunk of _chunks to hand out

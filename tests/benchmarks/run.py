@@ -9,7 +9,7 @@ Starts ``server.py`` (a canned-response HTTP/1.1 server) in its own process, the
 every measurement in a fresh interpreter (``workers.py``), interleaving the
 implementations round by round (A B C D, A B C D, ...), and prints the medians, the
 ratios against each target and PASS/FAIL (exit status 1 when a target fails). A full
-run takes about 3 minutes per stack on 2 cores; ``--quick`` about 40 seconds (fewer
+run takes about 5 minutes per stack on 2 cores; ``--quick`` about 40 seconds (fewer
 rounds, shorter windows: noisier). Each ``--python`` is a virtualenv with the
 ``bench`` extra (another stack: the urllib3 1.26 one of section 10, say): one table
 per interpreter. Proxy, CA-bundle, ``SSL_CERT_*``, ``PASSTHROUGH_*`` and
@@ -139,7 +139,7 @@ def _settings(quick: bool) -> Settings:
         "chat": {"seconds": 1.5, "warmup": 200},
         "chat16": {"seconds": 1.5, "warmup": 320},
         "embed": {"seconds": 1.5},
-        "stream": {"chunks": 20000},
+        "stream": {"chunks": 50000},
         "construct": {"seconds": 1.0},
         "memory": {"chunks": 200000},
         "trickle": {"chunks": 20, "interval": 0.1},
