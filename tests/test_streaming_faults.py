@@ -257,12 +257,14 @@ def test_deadline_between_events_raises_instead_of_ending(
     client: PassthroughClient, upstream: FakeUpstream, chunked: bool
 ) -> None:
     """A deadline passing while the server waits between events is APITimeoutError."""
-    pieces = [delta("a"), delta("b"), delta("c"), DONE]  # sent at 0, 0.7, 1.4 and 2.1 s
-    reply = Reply.sse(pieces, chunked=chunked, delay=0.7)
+    # Sent at 0, 1, 2 and 3 s; the deadline at 1.5 s leaves half a second either way
+    # (0.3 s was once too little for "b" on a loaded CI machine).
+    pieces = [delta("a"), delta("b"), delta("c"), DONE]
+    reply = Reply.sse(pieces, chunked=chunked, delay=1.0)
     upstream.enqueue(dataclasses.replace(reply, delay_first=False))
-    seen, error, elapsed = until_error(chat_stream(client, deadline=1.0))
+    seen, error, elapsed = until_error(chat_stream(client, deadline=1.5))
     assert (["a", "b"], APITimeoutError) == (seen, type(error))
-    assert elapsed < 1.0 + 1.5
+    assert elapsed < 1.5 + 1.5
 
 
 def test_read_timeout_on_a_stalled_stream(
