@@ -105,14 +105,16 @@ class CallHooks:
             and not encode_chunked
             and len(message_body) <= MERGED_BODY_LIMIT
         ):
-            self._buffer.extend((b"", message_body))  # head, blank line, body
-            message = b"\r\n".join(self._buffer)
-            del self._buffer[:]
-            self.send(message)
+            self.send(self._take_head(message_body))
             return
         if message_body is None and self._holding and self._held is None:
-            self._buffer.extend((b"", b""))
-            self._held = b"\r\n".join(self._buffer)
-            del self._buffer[:]
+            self._held = self._take_head(b"")
             return
         super()._send_output(message_body, encode_chunked)  # type: ignore[misc]
+
+    def _take_head(self, body: bytes) -> bytes:
+        """The buffered request head, its blank line and ``body``; the buffer is emptied."""
+        self._buffer.extend((b"", body))
+        message = b"\r\n".join(self._buffer)
+        del self._buffer[:]
+        return message
