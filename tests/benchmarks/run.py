@@ -9,7 +9,7 @@ Starts ``server.py`` (a canned-response HTTP/1.1 server) in its own process, the
 every measurement in a fresh interpreter (``workers.py``), interleaving the
 implementations round by round (A B C D, A B C D, ...), and prints the medians, the
 ratios against each target and PASS/FAIL (exit status 1 when a target fails). A full
-run takes about 6 minutes per stack on 2 cores; ``--quick`` about 40 seconds (fewer
+run takes 5 to 8 minutes per stack on 2 cores; ``--quick`` about 40 seconds (fewer
 rounds, shorter windows: noisier). Each ``--python`` is a virtualenv with the
 ``bench`` extra (another stack: the urllib3 1.26 one of section 10, say): one table
 per interpreter. Proxy, CA-bundle, ``SSL_CERT_*``, ``PASSTHROUGH_*`` and
