@@ -248,7 +248,7 @@ class PassthroughAdapter(HTTPAdapter):
         """The pool for ``url`` as requests < 2.32 finds it (2.32+ calls
         ``get_connection_with_tls_context`` instead), its host, port and scheme parsed
         once per URL: a direct request then skips two URL parses that depend on the URL
-        alone. measured (callgrind, Python 3.9, requests 2.28, urllib3 1.26): 1.94
+        alone. Measured (callgrind, Python 3.9, requests 2.28, urllib3 1.26): 1.94
         instead of 2.19 million instructions per chat() call. A proxied URL: requests.
         """
         if proxies and select_proxy(url, proxies):
