@@ -103,10 +103,15 @@ def test_rewrite_masks_message_and_args_but_keeps_the_body(error: Exception) -> 
     assert "sk-abc123" in repr(getattr(error, "body", "sk-abc123"))
 
 
+# Secrets without the mask's own character: a secret such as "****" would be "found" in
+# the mask that replaced it (the mask shows nothing of it, but the check could not tell).
+_SECRET_CHARS = st.characters().filter(lambda c: c != MASK[0])
+
+
 @given(
     before=st.text(max_size=30),
     after=st.text(max_size=30),
-    secret=st.text(min_size=4, max_size=20),
+    secret=st.text(_SECRET_CHARS, min_size=4, max_size=20),
     cut=st.integers(min_value=0, max_value=80),
 )
 def test_a_secret_never_survives_masking_and_cutting(
