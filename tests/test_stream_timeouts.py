@@ -42,7 +42,7 @@ def test_idle_timeout_fires_on_a_server_that_only_pings(
     with pytest.raises(APITimeoutError, match=r"idle_timeout \(0\.3 s\)"):
         bounded(lambda: _drain(stream), 5.0)
     took = time.monotonic() - started
-    assert 0.25 <= took < 1.5
+    assert 0.25 <= took < 2.5  # the pings go on for 3 s
     assert len(upstream.requests) == 1  # not retried
 
 
@@ -55,7 +55,7 @@ def test_events_with_empty_data_do_not_reset_the_idle_timeout(
     started = time.monotonic()
     with pytest.raises(APITimeoutError, match="idle_timeout"):
         bounded(lambda: _drain(stream), 5.0)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 2.5  # the empty events go on for 3 s
 
 
 def test_idle_timeout_fires_on_a_silent_server(
@@ -63,25 +63,30 @@ def test_idle_timeout_fires_on_a_silent_server(
 ) -> None:
     """One event at once, then silence: the socket wait is cut to ``idle_timeout``.
 
-    ``first_event_timeout=2`` sets the read timeout of the response head, so only the
-    clock's own socket timeout can end the wait at about 0.3 s rather than 2 s.
+    ``first_event_timeout=4`` sets the read timeout of the response head, so only the
+    clock's own socket timeout can end the wait at about 0.3 s rather than 4 s (or at the
+    next event, at 5 s). The bound of 3 s leaves a loaded machine seconds of slack.
     """
-    reply = dataclasses.replace(Reply.sse([CHUNK, CHUNK], delay=3.0), delay_first=False)
+    reply = dataclasses.replace(Reply.sse([CHUNK, CHUNK], delay=5.0), delay_first=False)
     upstream.enqueue(reply)
     stream = client.chat(
-        model="m", messages=MESSAGES, stream=True, first_event_timeout=2.0, idle_timeout=0.3
+        model="m", messages=MESSAGES, stream=True, first_event_timeout=4.0, idle_timeout=0.3
     )
     started = time.monotonic()
     with pytest.raises(APITimeoutError, match="idle_timeout"):
         bounded(lambda: _drain(stream), 5.0)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 3.0
 
 
 def test_events_reset_the_idle_timeout(client: PassthroughClient, upstream: FakeUpstream) -> None:
-    """Events every 0.1 s for 0.6 s pass an ``idle_timeout`` of 0.3 s."""
-    upstream.enqueue(Reply.sse([CHUNK] * 6 + ["data: [DONE]\n\n"], delay=0.1))
-    stream = client.chat(model="m", messages=MESSAGES, stream=True, idle_timeout=0.3)
-    assert len(bounded(lambda: _drain(stream), 5.0)) == 6
+    """Events every 0.25 s for 2 s pass an ``idle_timeout`` of 1.5 s.
+
+    The stream outlasts the limit, so only resetting it lets the stream finish; each gap
+    leaves a loaded machine 1.25 s of slack.
+    """
+    upstream.enqueue(Reply.sse([CHUNK] * 8 + ["data: [DONE]\n\n"], delay=0.25))
+    stream = client.chat(model="m", messages=MESSAGES, stream=True, idle_timeout=1.5)
+    assert len(bounded(lambda: _drain(stream), 10.0)) == 8
 
 
 def test_first_event_timeout_counts_from_sending(
@@ -104,7 +109,7 @@ def test_first_event_timeout_covers_a_late_head(
         bounded(
             lambda: client.chat(model="m", messages=MESSAGES, stream=True, first_event_timeout=0.3)
         )
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 2.5  # the server would answer at 3 s
     assert len(upstream.requests) == 1
 
 
@@ -121,21 +126,29 @@ def test_idle_before_first_when_no_first_event_timeout(
 def test_a_generous_first_then_a_strict_idle(
     client: PassthroughClient, upstream: FakeUpstream
 ) -> None:
-    """A slow first event within ``first_event_timeout`` is fine; then ``idle_timeout`` rules."""
-    upstream.enqueue(Reply.sse([CHUNK, CHUNK, "data: [DONE]\n\n"], delay=0.4))
+    """A slow first event within ``first_event_timeout`` is fine; then ``idle_timeout`` rules.
+
+    Pings for 1 s, then one event, then silence: ``idle_timeout=0.5`` would have fired
+    during the pings, ``first_event_timeout=4`` does not; after the event, the idle one does.
+    """
+    reply = Reply.sse([*PINGS[:10], CHUNK], delay=0.1, end="hang")
+    upstream.enqueue(reply)
     stream = client.chat(
-        model="m", messages=MESSAGES, stream=True, first_event_timeout=2.0, idle_timeout=1.0
+        model="m", messages=MESSAGES, stream=True, first_event_timeout=4.0, idle_timeout=0.5
     )
-    assert len(bounded(lambda: _drain(stream), 5.0)) == 2
+    seen: List[Any] = []
+    with pytest.raises(APITimeoutError, match="idle_timeout"):
+        bounded(lambda: seen.extend(stream), 10.0)
+    assert len(seen) == 1
 
 
 def test_the_connection_goes_back_to_the_pool_with_its_read_timeout(
     client: PassthroughClient, upstream: FakeUpstream
 ) -> None:
     """After a stream with an idle timeout, the next call on the same socket is unaffected."""
-    stream = client.chat(model="m", messages=MESSAGES, stream=True, idle_timeout=0.2)
+    stream = client.chat(model="m", messages=MESSAGES, stream=True, idle_timeout=1.0)
     bounded(lambda: _drain(stream), 5.0)
-    upstream.enqueue(Reply.json(200, {"choices": []}, delay=0.5))
+    upstream.enqueue(Reply.json(200, {"choices": []}, delay=1.5))
     assert client.chat(model="m", messages=MESSAGES).choices == ()
 
 
@@ -185,11 +198,11 @@ def test_clock_sets_the_socket_timeout_and_restores_it() -> None:
     a, b = socket.socketpair()
     try:
         a.settimeout(30.0)
-        clock = StreamClock(None, 0.5, started=time.monotonic())
+        clock = StreamClock(None, 5.0, started=time.monotonic())
         clock.wait(a)
-        assert 0 < (a.gettimeout() or 0) <= 0.5
+        assert 0 < (a.gettimeout() or 0) <= 5.0
         a.settimeout(30.0)
-        clock = StreamClock(0.5, None, started=time.monotonic())
+        clock = StreamClock(5.0, None, started=time.monotonic())
         clock.wait(a)
         clock.after_read([EVENT])
         clock.wait(a)

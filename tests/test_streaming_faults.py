@@ -257,14 +257,15 @@ def test_deadline_between_events_raises_instead_of_ending(
     client: PassthroughClient, upstream: FakeUpstream, chunked: bool
 ) -> None:
     """A deadline passing while the server waits between events is APITimeoutError."""
-    # Sent at 0, 1, 2 and 3 s; the deadline at 1.5 s leaves half a second either way
-    # (0.3 s was once too little for "b" on a loaded CI machine).
-    pieces = [delta("a"), delta("b"), delta("c"), DONE]
-    reply = Reply.sse(pieces, chunked=chunked, delay=1.0)
+    # "a" and "b" at once, "c" only at 5 s: the deadline at 2 s falls between them with
+    # seconds to spare either way. Half a second was once too little for an event due
+    # before the deadline on CI, where two suites and pip share two cores.
+    pieces = [delta("a") + delta("b"), delta("c"), DONE]
+    reply = Reply.sse(pieces, chunked=chunked, delay=5.0)
     upstream.enqueue(dataclasses.replace(reply, delay_first=False))
-    seen, error, elapsed = until_error(chat_stream(client, deadline=1.5))
+    seen, error, elapsed = until_error(chat_stream(client, deadline=2.0))
     assert (["a", "b"], APITimeoutError) == (seen, type(error))
-    assert elapsed < 1.5 + 1.5
+    assert elapsed < 2.0 + 1.5
 
 
 def test_read_timeout_on_a_stalled_stream(
