@@ -280,7 +280,8 @@ def test_cli_exit_codes(
 def test_ctrl_c_stops_at_once_and_leaves_whole_lines(
     upstream: FakeUpstream, tmp_path: Path
 ) -> None:
-    """A real SIGINT mid-run: exit within about a second, every output line valid JSON."""
+    """A real SIGINT mid-run: exit at once, not after the rest of the run (over 10 s more);
+    every output line valid JSON."""
     upstream.enqueue(Reply.json(200, {"choices": []}, delay=0.3), times=200)
     source = write_input(tmp_path / "in.jsonl", [chat_line(f"r{i}") for i in range(200)])
     out = tmp_path / "in.output.jsonl"
@@ -306,7 +307,9 @@ def test_ctrl_c_stops_at_once_and_leaves_whole_lines(
         assert process.stderr is not None
         process.stderr.close()
     assert code == 130
-    assert took < 1.5
+    # The runner re-raises within about a second; the bound leaves room for a loaded
+    # machine and is still far below the 10 s and more that the rest of the run takes.
+    assert took < 5.0
     records = read_output(out)
     assert 4 <= len(records) < 200
     assert all(r["response"]["status_code"] == 200 for r in records)
@@ -327,18 +330,28 @@ def test_interrupted_in_process_writes_nothing_more(upstream: FakeUpstream, tmp_
     """Library use: after ``KeyboardInterrupt`` no thread sends or writes anything more."""
     import _thread
 
-    upstream.enqueue(Reply.json(200, {"choices": []}, delay=0.2), times=100)
-    source = write_input(tmp_path / "in.jsonl", [chat_line(f"r{i}") for i in range(100)])
+    upstream.enqueue(Reply.json(200, {"choices": []}, delay=0.2), times=200)
+    source = write_input(tmp_path / "in.jsonl", [chat_line(f"r{i}") for i in range(200)])
     out = tmp_path / "out.jsonl"
-    timer = threading.Timer(0.5, _thread.interrupt_main)
+    interrupted: List[float] = []
+
+    def interrupt_once_lines_are_written() -> None:
+        # Not a fixed timer: on a loaded machine one could fire before the first line.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (out.exists() and out.stat().st_size):
+            time.sleep(0.01)
+        interrupted.append(time.monotonic())
+        _thread.interrupt_main()
+
+    watcher = threading.Thread(target=interrupt_once_lines_are_written, daemon=True)
     with PassthroughClient(base_url=upstream.url, environ={}) as client:
-        timer.start()
-        started = time.monotonic()
+        watcher.start()
         with pytest.raises(KeyboardInterrupt):
             run_batch(client, str(source), str(out), concurrency=4)
-        assert time.monotonic() - started < 1.5
+        # Within about a second; the rest of the run would take about 10 s.
+        assert time.monotonic() - interrupted[0] < 5.0
         written, sent = out.read_bytes(), len(upstream.requests)
         time.sleep(0.6)  # the requests in flight finish meanwhile
         assert (out.read_bytes(), len(upstream.requests)) == (written, sent)
-    timer.cancel()
-    assert 0 < len(read_output(out)) < 100
+    watcher.join(5)
+    assert 0 < len(read_output(out)) < 200
