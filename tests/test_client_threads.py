@@ -9,6 +9,7 @@ import pytest
 
 from passthrough_client import PassthroughClient
 from passthrough_client.testing import FakeUpstream, Reply
+from passthrough_client.testing.server import Incoming
 
 THREADS = 16
 CALLS = 50
@@ -91,13 +92,28 @@ def _concurrent_chats(client: PassthroughClient, count: int) -> None:
     assert _run_threads(count, chat) == []
 
 
+class GatedUpstream(FakeUpstream):
+    """Holds each reply until ``quorum`` requests have arrived (10 s at most), so calls
+    meant to be in flight together are, however late a loaded machine starts a thread."""
+
+    quorum = 0
+
+    def _reply_for(self, incoming: Incoming) -> Reply:  # in the connection's thread
+        reply = super()._reply_for(incoming)
+        self.wait_for_requests(self.quorum, timeout=10.0)
+        return reply
+
+
 @pytest.mark.parametrize("size", [2, 4])
-def test_pool_keeps_at_most_pool_maxsize_connections(upstream: FakeUpstream, size: int) -> None:
+def test_pool_keeps_at_most_pool_maxsize_connections(size: int) -> None:
     """After 6 concurrent calls only ``pool_maxsize`` connections stay for reuse."""
-    client = PassthroughClient(base_url=upstream.url, pool_maxsize=size, environ={})
-    upstream.enqueue(Reply.json(200, {"choices": []}, delay=0.4), times=12)
-    _concurrent_chats(client, 6)
-    first = {r.connection_id for r in upstream.requests}
-    _concurrent_chats(client, 6)
-    second = {r.connection_id for r in upstream.requests[6:]}
+    upstream = GatedUpstream()
+    with upstream:
+        client = PassthroughClient(base_url=upstream.url, pool_maxsize=size, environ={})
+        upstream.quorum = 6  # all 6 calls in flight at once: 6 connections
+        _concurrent_chats(client, 6)
+        first = {r.connection_id for r in upstream.requests}
+        upstream.quorum = 12
+        _concurrent_chats(client, 6)
+        second = {r.connection_id for r in upstream.requests[6:]}
     assert (len(first), len(first & second)) == (6, size)
