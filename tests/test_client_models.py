@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import types
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -15,6 +16,7 @@ from passthrough_client import (
     Model,
     ModelNotAllowedError,
     PassthroughClient,
+    _models,
 )
 from passthrough_client.testing import FakeUpstream, Reply
 
@@ -218,17 +220,27 @@ def test_failed_automatic_refresh_keeps_the_previous_list(
     assert (_ids(models), _listings(upstream), len(warned)) == (["c", "a", "b", "d"], 2, 1)
 
 
-def test_failed_refresh_is_tried_again_one_interval_later(upstream: FakeUpstream) -> None:
-    """After a failed refresh the old list is reused for one more interval, then re-listed."""
-    client = _client(upstream, refresh_models=True, refresh_interval=0.2)
+def test_failed_refresh_is_tried_again_one_interval_later(
+    upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a failed refresh the old list is reused for one more interval, then re-listed.
+
+    The cache's clock is moved by hand: with real sleeps the call after the failed
+    refresh had to come within the interval, which a stalled machine can miss.
+    """
+    now = [1000.0]
+    monkeypatch.setattr(_models, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    client = _client(upstream, refresh_models=True, refresh_interval=10.0)
     client.models()
-    time.sleep(0.3)
+    now[0] += 11  # expired: the refresh fails and the old list is kept
     upstream.enqueue(BUSY)
     client.models()
+    now[0] += 5  # 16 s after the listing but 5 s after the failure: no request
     client.models()
-    time.sleep(0.3)
+    reused = _listings(upstream)
+    now[0] += 6  # 11 s after the failure: listed again
     client.models()
-    assert _listings(upstream) == 3
+    assert (reused, _listings(upstream)) == (2, 3)
 
 
 def test_failed_refresh_without_a_previous_list_raises(upstream: FakeUpstream) -> None:
