@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 import pytest
 from netutil import Pki
+from scriptutil import read_request
 
 from passthrough_client import PassthroughClient
-from passthrough_client.testing import FakeUpstream, RecordedRequest, Reply
+from passthrough_client.testing import FakeUpstream, RecordedRequest
 
 pytestmark = [
     pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork exists only on POSIX"),
@@ -153,21 +156,39 @@ def test_multiprocessing_fork_pool_workers_open_their_own_connections(
     assert pooled not in {r.connection_id for r in by_side(upstream.requests, "child")}
 
 
-def test_model_cache_lock_held_at_fork_is_not_inherited(upstream: FakeUpstream) -> None:
+def test_model_cache_lock_held_at_fork_is_not_inherited(serve: Any) -> None:
     """A parent thread inside models() (holding the cache lock) at the fork does not
-    block the child's models(): the child has its own lock."""
-    client = PassthroughClient(base_url=upstream.url, max_retries=0)
-    upstream.enqueue(Reply.json(200, {"data": [{"id": "slow"}]}, delay=1.5))
+    block the child's models(): the child has its own lock.
+
+    The server holds the parent's listing until the child is done (not for a fixed
+    time, which a stalled machine could outlast before the fork)."""
+    arrived, release = threading.Event(), threading.Event()
+    listings = ["slow", "fresh"]  # the parent's, then the child's
+
+    def script(conn: socket.socket) -> None:
+        read_request(conn)
+        model = listings.pop(0)
+        if model == "slow":
+            arrived.set()
+            release.wait(30)
+        body = json.dumps({"object": "list", "data": [{"id": model, "object": "model"}]})
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
+        conn.sendall(f"{head}\r\n\r\n{body}".encode())
+
+    client = serve(script)
     fetching = threading.Thread(target=client.models, daemon=True)
     fetching.start()
-    assert upstream.wait_for_requests(1, timeout=5)  # the thread now holds the lock
+    try:
+        assert arrived.wait(10)  # the thread now holds the lock
 
-    def child() -> None:
-        assert [m.id for m in client.models()] == ["fake-model", "fake-embedder"]
+        def child() -> None:
+            assert [m.id for m in client.models()] == ["fresh"]
 
-    pid = run_in_child(child)
-    assert wait_for_child(pid, timeout=6.0) == 0
-    fetching.join(timeout=5)
+        pid = run_in_child(child)
+        assert wait_for_child(pid, timeout=6.0) == 0
+    finally:
+        release.set()
+    fetching.join(timeout=10)
     assert [m.id for m in client.models()] == ["slow"]
 
 
