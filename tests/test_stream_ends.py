@@ -127,6 +127,20 @@ print(json.dumps(outcome), flush=True)
 """
 
 
+def wait_until_asleep(pid: int, seconds: float = 10.0) -> None:
+    """Wait until process ``pid`` sleeps in a system call (state ``S`` in Linux's
+    ``/proc``), at most ``seconds``; without ``/proc``, wait one second."""
+    stat = Path(f"/proc/{pid}/stat")
+    if not stat.exists():
+        time.sleep(1.0)
+        return
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if stat.read_text().rpartition(")")[2].split()[0] == "S":
+            return
+        time.sleep(0.01)
+
+
 def test_a_stream_interrupted_by_ctrl_c_is_closed_and_says_so(tmp_path: Path) -> None:
     """After a real SIGINT in the middle of a read, collect() and next() raise, not end."""
     closed = []
@@ -152,7 +166,9 @@ def test_a_stream_interrupted_by_ctrl_c_is_closed_and_says_so(tmp_path: Path) ->
         try:
             assert child.stdout is not None
             assert bounded(child.stdout.readline, 30) == "ready\n"
-            time.sleep(0.2)  # the child is now waiting in the read
+            # The child's only thread blocks next in the read: once it sleeps, it is there
+            # (a fixed pause could end before a stalled child got that far).
+            wait_until_asleep(child.pid)
             child.send_signal(signal.SIGINT)
             outcome = json.loads(bounded(child.stdout.readline, 15))
         finally:
