@@ -89,11 +89,13 @@ def test_sse_reply_ending_in_reset_aborts_the_connection(upstream: FakeUpstream)
 def test_sse_reply_ending_in_hang_sends_nothing_more(upstream: FakeUpstream) -> None:
     """end='hang' keeps the connection open and silent after the last piece."""
     upstream.enqueue(Reply.sse(["data: 1\n\n"], end="hang"))
-    conn = connect(upstream, timeout=0.3)
+    conn = connect(upstream)
     conn.request("POST", "/v1/chat/completions", b"{}")
     response = conn.getresponse()
     assert response.readline() == b"data: 1\n"
     response.readline()
+    assert conn.sock is not None
+    conn.sock.settimeout(0.3)  # short only now: the reply itself may be slow to come
     with pytest.raises(socket.timeout):
         response.readline()
     conn.close()
