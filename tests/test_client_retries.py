@@ -214,11 +214,17 @@ def test_deadline_cuts_a_slow_call(
 
 
 def test_deadline_covers_the_retries(client: PassthroughClient, upstream: FakeUpstream) -> None:
-    """Retries stop once the deadline leaves no time for the next wait."""
-    upstream.enqueue(Reply.json(503, {}, headers={"Retry-After": "0.4"}), times=10)
+    """Retries stop once the deadline leaves no time for the next wait.
+
+    A 3 s wait fits once in a 5.5 s deadline: 2 requests, not the 11 that
+    ``max_retries=10`` allows, then the status error at once. A loaded machine has 2.5 s
+    of slack for the first answer and for the second request (a stall past the deadline
+    during a wait or a request would end the call with APITimeoutError instead).
+    """
+    upstream.enqueue(Reply.json(503, {}, headers={"Retry-After": "3"}), times=10)
     with pytest.raises(APIStatusError):
-        PassthroughClient(base_url=upstream.url, max_retries=10, environ={}).models(deadline=1.0)
-    assert 2 <= len(upstream.requests) <= 3
+        PassthroughClient(base_url=upstream.url, max_retries=10, environ={}).models(deadline=5.5)
+    assert len(upstream.requests) == 2
 
 
 # -- redirects -------------------------------------------------------------------------

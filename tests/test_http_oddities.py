@@ -124,4 +124,6 @@ def test_an_event_inside_a_partly_arrived_chunk_is_yielded_at_once(serve: Any) -
         assert [c.choices[0].delta.content for c in stream] == ["hi"]
         return waited
 
-    assert bounded(first) < 1.0  # the stall lasts 10 s: only an early delivery is this quick
+    # The stall lasts 10 s: only an early delivery is this quick (the bound leaves a
+    # loaded machine several seconds).
+    assert bounded(first) < 5.0
