@@ -79,7 +79,7 @@ def test_copy_retries_and_timeout_apply(client: PassthroughClient, upstream: Fak
         copy.chat(model="m", messages=MESSAGES, max_retries=1)
     assert len(upstream.requests) == 3
     upstream.clear()
-    upstream.enqueue(Reply.hang(2.0), times=1)
+    upstream.enqueue(Reply.hang(10.0), times=1)  # it ends when the client gives up
     slow = client.with_options(timeout=0.3)
     with pytest.raises(APITimeoutError):
         slow.chat(model="m", messages=MESSAGES)

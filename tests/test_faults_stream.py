@@ -85,8 +85,8 @@ STREAM_FAULTS: Dict[str, Fault] = {
     "stall past the deadline": Fault(
         (Reply.sse([A], end="hang"),), APITimeoutError, options={"deadline": 0.6}
     ),
-    "trickle past the deadline": Fault(
-        (Reply.sse([A] * 40, delay=0.05),), APITimeoutError, options={"deadline": 0.6}
+    "trickle past the deadline": Fault(  # 20 s of events: the deadline must cut them off
+        (Reply.sse([A] * 400, delay=0.05),), APITimeoutError, options={"deadline": 0.6}
     ),
     "trickling events": Fault((Reply.sse([A, B, DONE], delay=0.05),)),
     "events split byte by byte": Fault((Reply.sse([bytes([c]) for c in (A + B + DONE).encode()]),)),

@@ -177,7 +177,9 @@ def test_abandoned_streams_leak_no_sockets(upstream: FakeUpstream, how: str) -> 
 
 def test_abandoned_streams_are_cancelled_on_the_server(upstream: FakeUpstream) -> None:
     """Closing a stream early closes its connection, so the server sees the cancel."""
-    upstream.stream_delay = 0.05  # the server is still streaming when the client leaves
+    # The server is still streaming when the client leaves, even on a stalled machine:
+    # each stream has 7 more events to send, 1 s apart.
+    upstream.stream_delay = 1.0
     with PassthroughClient(base_url=upstream.url, environ={}) as client:
         for _ in range(5):
             with chat_stream(client) as stream:

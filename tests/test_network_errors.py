@@ -241,7 +241,7 @@ def test_connect_timeouts_are_retried() -> None:
 
 def test_read_timeout_is_explained_and_not_retried(upstream: FakeUpstream) -> None:
     """A service that accepts the request and stays silent: read timeout, one attempt."""
-    upstream.enqueue(Reply.hang(2.0), times=3)
+    upstream.enqueue(Reply.hang(10.0), times=3)  # each ends when the client gives up
     client = client_for(upstream.url, read=FAST, max_retries=2)
     with pytest.raises(APITimeoutError, match="read timeout"):
         client.models()

@@ -164,8 +164,9 @@ ERROR_PATHS: Dict[str, Callable[[FakeUpstream, Refusing407Proxy], None]] = {
     "503, retried": call(
         {"base_url": UP}, Reply.json(503, {}, headers={"retry-after-ms": "1"}), times=2
     ),
-    "read timeout": call({"base_url": UP}, Reply.hang(2.0), timeout=(2.0, 0.2)),
-    "deadline": call({"base_url": UP}, Reply.hang(2.0), deadline=0.3),
+    # The hangs end when the client gives up; they must outlast its timeouts by far.
+    "read timeout": call({"base_url": UP}, Reply.hang(10.0), timeout=(2.0, 0.2)),
+    "deadline": call({"base_url": UP}, Reply.hang(10.0), deadline=0.3),
     "reset": call({"base_url": UP}, Reply.drop(reset=True)),
     "garbage": call({"base_url": UP}, Reply.raw(b"garbage\r\n\r\n")),
     "not JSON": call({"base_url": UP}, Reply.text(200, "<html></html>")),

@@ -159,7 +159,9 @@ def test_first_chunk_arrives_while_the_server_holds_the_rest(
 ) -> None:
     """The first event is yielded while the server has written nothing after it."""
     pieces = [delta("first"), delta("second"), "data: [DONE]\n\n"]
-    upstream.enqueue(immediate(Reply.sse(pieces, chunked=chunked, delay=1.0)))
+    # 10 s before the second event (the server stops when the client leaves): far more
+    # than even a loaded machine takes between the first event and the check.
+    upstream.enqueue(immediate(Reply.sse(pieces, chunked=chunked, delay=10.0)))
     with chat_stream(client) as stream:
         assert next(stream).choices[0].delta.content == "first"
         assert upstream.events_sent == 1
@@ -186,7 +188,7 @@ def test_gzip_stream_is_decoded_event_by_event(
     gz = zlib.compressobj(wbits=31)
     pieces = [gz.compress(delta(t).encode()) + gz.flush(zlib.Z_SYNC_FLUSH) for t in "ab"]
     pieces.append(gz.compress(b"data: [DONE]\n\n") + gz.flush())
-    reply = Reply.sse(pieces, chunked=chunked, delay=1.0, headers={"Content-Encoding": "gzip"})
+    reply = Reply.sse(pieces, chunked=chunked, delay=10.0, headers={"Content-Encoding": "gzip"})
     upstream.enqueue(immediate(reply))
     with chat_stream(client) as stream:
         assert (next(stream).choices[0].delta.content, upstream.events_sent) == ("a", 1)
