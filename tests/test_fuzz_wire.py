@@ -50,7 +50,7 @@ def fixture_upstream() -> Iterator[FakeUpstream]:
 
 @pytest.fixture(name="client", scope="module")
 def fixture_client(upstream: FakeUpstream) -> Iterator[PassthroughClient]:
-    config = {"base_url": upstream.url, "forward_headers": FORWARD, "network": {"timeout": 2.0}}
+    config = {"base_url": upstream.url, "forward_headers": FORWARD, "network": {"timeout": 10.0}}
     with PassthroughClient(config, max_retries=0, environ={}) as client:
         yield client
 

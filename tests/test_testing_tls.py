@@ -116,7 +116,7 @@ def test_stalled_handshake_does_not_block_other_clients(tls: Dict[str, ssl.SSLCo
 def test_client_leaving_a_tls_stream_is_counted(tls: Dict[str, ssl.SSLContext]) -> None:
     """Over TLS a client's close is noticed at the next write."""
     with FakeUpstream(ssl_context=tls["server"]) as upstream:
-        upstream.enqueue(Reply.sse(["data: 1\n\n"] * 200, delay=0.01))
+        upstream.enqueue(Reply.sse(["data: 1\n\n"] * 2000, delay=0.01))  # 20 s: still going
         conn = http.client.HTTPSConnection(
             upstream.host, upstream.port, context=tls["client"], timeout=TIMEOUT
         )
