@@ -18,7 +18,7 @@ from passthrough_client.testing import FakeUpstream, Reply
 MESSAGES = [{"role": "user", "content": "hi"}]
 CHUNK = 'data: {"choices": [{"index": 0, "delta": {"content": "x"}}]}\n\n'
 EVENT = ServerSentEvent("message", "{}", None, None)
-PINGS = [": ping\n\n"] * 60  # one every 50 ms: three seconds of keep-alives, no event
+PINGS = [": ping\n\n"] * 200  # one every 50 ms: ten seconds of keep-alives, no event
 
 
 @pytest.fixture(name="client")
@@ -42,7 +42,7 @@ def test_idle_timeout_fires_on_a_server_that_only_pings(
     with pytest.raises(APITimeoutError, match=r"idle_timeout \(0\.3 s\)"):
         bounded(lambda: _drain(stream), 5.0)
     took = time.monotonic() - started
-    assert 0.25 <= took < 2.5  # the pings go on for 3 s
+    assert 0.25 <= took < 5.0  # the pings go on for 10 s
     assert len(upstream.requests) == 1  # not retried
 
 
@@ -50,12 +50,12 @@ def test_events_with_empty_data_do_not_reset_the_idle_timeout(
     client: PassthroughClient, upstream: FakeUpstream
 ) -> None:
     """Empty ``data:`` events every 50 ms are no events: ``idle_timeout=0.3`` still fires."""
-    upstream.enqueue(Reply.sse(["data:\n\n"] * 60, delay=0.05))
+    upstream.enqueue(Reply.sse(["data:\n\n"] * 200, delay=0.05))
     stream = client.chat(model="m", messages=MESSAGES, stream=True, idle_timeout=0.3)
     started = time.monotonic()
     with pytest.raises(APITimeoutError, match="idle_timeout"):
         bounded(lambda: _drain(stream), 5.0)
-    assert time.monotonic() - started < 2.5  # the empty events go on for 3 s
+    assert time.monotonic() - started < 5.0  # the empty events go on for 10 s
 
 
 def test_idle_timeout_fires_on_a_silent_server(
@@ -79,14 +79,14 @@ def test_idle_timeout_fires_on_a_silent_server(
 
 
 def test_events_reset_the_idle_timeout(client: PassthroughClient, upstream: FakeUpstream) -> None:
-    """Events every 0.25 s for 2 s pass an ``idle_timeout`` of 1.5 s.
+    """Events every 0.25 s for 3.5 s pass an ``idle_timeout`` of 3 s.
 
     The stream outlasts the limit, so only resetting it lets the stream finish; each gap
-    leaves a loaded machine 1.25 s of slack.
+    leaves a loaded machine 2.75 s of slack.
     """
-    upstream.enqueue(Reply.sse([CHUNK] * 8 + ["data: [DONE]\n\n"], delay=0.25))
-    stream = client.chat(model="m", messages=MESSAGES, stream=True, idle_timeout=1.5)
-    assert len(bounded(lambda: _drain(stream), 10.0)) == 8
+    upstream.enqueue(Reply.sse([CHUNK] * 14 + ["data: [DONE]\n\n"], delay=0.25))
+    stream = client.chat(model="m", messages=MESSAGES, stream=True, idle_timeout=3.0)
+    assert len(bounded(lambda: _drain(stream), 15.0)) == 14
 
 
 def test_first_event_timeout_counts_from_sending(
@@ -103,13 +103,13 @@ def test_first_event_timeout_covers_a_late_head(
     client: PassthroughClient, upstream: FakeUpstream
 ) -> None:
     """A server that sends no response head at all: the limit fires, not the read timeout."""
-    upstream.enqueue(Reply.hang(3.0))
+    upstream.enqueue(Reply.hang(10.0))
     started = time.monotonic()
     with pytest.raises(APITimeoutError, match="first_event_timeout"):
         bounded(
             lambda: client.chat(model="m", messages=MESSAGES, stream=True, first_event_timeout=0.3)
         )
-    assert time.monotonic() - started < 2.5  # the server would answer at 3 s
+    assert time.monotonic() - started < 5.0  # the server would answer at 10 s
     assert len(upstream.requests) == 1
 
 
@@ -129,12 +129,12 @@ def test_a_generous_first_then_a_strict_idle(
     """A slow first event within ``first_event_timeout`` is fine; then ``idle_timeout`` rules.
 
     Pings for 1 s, then one event, then silence: ``idle_timeout=0.5`` would have fired
-    during the pings, ``first_event_timeout=4`` does not; after the event, the idle one does.
+    during the pings, ``first_event_timeout=8`` does not; after the event, the idle one does.
     """
     reply = Reply.sse([*PINGS[:10], CHUNK], delay=0.1, end="hang")
     upstream.enqueue(reply)
     stream = client.chat(
-        model="m", messages=MESSAGES, stream=True, first_event_timeout=4.0, idle_timeout=0.5
+        model="m", messages=MESSAGES, stream=True, first_event_timeout=8.0, idle_timeout=0.5
     )
     seen: List[Any] = []
     with pytest.raises(APITimeoutError, match="idle_timeout"):

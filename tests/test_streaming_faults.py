@@ -244,11 +244,12 @@ def test_deadline_cuts_off_a_trickling_stream(
     client: PassthroughClient, upstream: FakeUpstream
 ) -> None:
     """A body trickled a byte at a time (no read ever times out) stops at the deadline."""
-    body = (delta("a") * 20).encode()
+    # A byte every 5 ms: the first event by 0.5 s, the whole body only after about 18 s.
+    body = (delta("a") * 40).encode()
     upstream.enqueue(Reply.trickle(body, 0.005, content_type="text/event-stream"))
-    seen, error, elapsed = until_error(chat_stream(client, timeout=(5, 0.5), deadline=1.0))
+    seen, error, elapsed = until_error(chat_stream(client, timeout=(5, 5), deadline=3.0))
     assert (APITimeoutError, True) == (type(error), "deadline" in str(error))
-    assert seen and elapsed < 1.0 + 1.5
+    assert seen and elapsed < 3.0 + 5.0
     assert len(upstream.requests) == 1
 
 
@@ -273,9 +274,9 @@ def test_read_timeout_on_a_stalled_stream(
 ) -> None:
     """A server that stops sending mid-stream trips the read timeout: APITimeoutError."""
     upstream.enqueue(Reply.sse([delta("a")], end="hang"))
-    seen, error, elapsed = until_error(chat_stream(client, timeout=(5, 0.3)))
+    seen, error, elapsed = until_error(chat_stream(client, timeout=(5, 2.0)))
     assert (["a"], APITimeoutError) == (seen, type(error))
-    assert elapsed < 0.3 + 1.5
+    assert elapsed < 2.0 + 5.0  # the server never sends more
 
 
 def test_close_from_another_thread_ends_a_waiting_iteration(
